@@ -1,0 +1,154 @@
+"""Report intake and tracking for residents' apps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.api.common import fail
+from backend.extensions import db, limiter, redis_conn
+from backend.models import Report
+from backend.schemas.reports import (
+    IdempotencyHeaderSchema,
+    ReportCreatedSchema,
+    ReportCreateSchema,
+    ReportPublicSchema,
+)
+from backend.services import reports as reports_service
+from backend.services.contacts import ContactCipher, load_keys
+from backend.services.photos import PhotoLimits, PhotoRejectedError
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Reports")
+
+MULTIPART_DOC = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["description"],
+                    "properties": {
+                        "description": {"type": "string"},
+                        "lat": {"type": "number"},
+                        "lon": {"type": "number"},
+                        "address": {"type": "string"},
+                        "service_code": {"type": "string"},
+                        "language": {"type": "string"},
+                        "contact_email": {"type": "string"},
+                        "contact_phone": {"type": "string"},
+                        "contact_consent_notifications": {"type": "boolean"},
+                        "photo": {"type": "string", "format": "binary"},
+                    },
+                }
+            }
+        }
+    }
+}
+
+
+def intake_settings() -> reports_service.IntakeSettings:
+    """Intake settings from the app's configuration."""
+    cfg = current_app.config
+    return reports_service.IntakeSettings(
+        media_path=Path(cfg["MEDIA_PATH"]),
+        photo_limits=PhotoLimits(
+            max_bytes=cfg["PHOTO_MAX_BYTES"],
+            max_pixels=cfg["PHOTO_MAX_PIXELS"],
+            max_side=cfg["PHOTO_MAX_SIDE"],
+        ),
+        bbox=cfg["CITY_BBOX"],
+        h3_resolution=cfg["H3_RESOLUTION"],
+        idempotency_ttl=timedelta(hours=cfg["IDEMPOTENCY_TTL_HOURS"]),
+        contact_retention=timedelta(days=cfg["CONTACT_RETENTION_DAYS"]),
+    )
+
+
+def contact_cipher() -> ContactCipher:
+    """The app's contact cipher, built once."""
+    cipher = current_app.extensions.get("lanterne.contact_cipher")
+    if cipher is None:
+        keys = load_keys(current_app.config["CONTACT_KEYS"], Path(current_app.instance_path))
+        cipher = current_app.extensions["lanterne.contact_cipher"] = ContactCipher(keys)
+    return cipher
+
+
+def created_body(report: Report) -> dict[str, Any]:
+    """The 201 body for a report (the same on an idempotent replay)."""
+    return {
+        "tracking_id": report.tracking_id,
+        "tracking_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+        + f"/suivi/{report.tracking_id}",
+        "api_url": url_for("reports.Tracking", tracking_id=report.tracking_id, _external=True),
+        "status": "received",
+        "created_at": report.created_at,
+    }
+
+
+def _uploaded_photo() -> bytes | None:
+    # Read from the multipart body; its type is judged from its bytes, never its header.
+    upload = request.files.get("photo")
+    return (upload.read() or None) if upload is not None else None
+
+
+@blp.route("")
+class Reports(MethodView):
+    """Intake."""
+
+    decorators = [limiter.limit("60 per minute", key_func=lambda: request.remote_addr or "")]
+
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.arguments(ReportCreateSchema, location="json_or_form")
+    @blp.response(201, ReportCreatedSchema)
+    @blp.alt_response(400, description="Malformed body, bad photo, position outside the city")
+    @blp.alt_response(409, description="An Idempotency-Key reused with another body")
+    @blp.alt_response(413, description="Body larger than allowed")
+    @blp.doc(**MULTIPART_DOC)
+    def post(self, headers: dict[str, Any], data: dict[str, Any]) -> tuple[Any, int, Any]:
+        """Report a problem. Send JSON, or multipart with a ``photo`` (JPEG, PNG, WebP)."""
+        try:
+            result = reports_service.submit_report(
+                session=db.session,
+                data=data,
+                photo=_uploaded_photo(),
+                idempotency_key=headers.get("idempotency_key"),
+                settings=intake_settings(),
+                cipher=contact_cipher(),
+                connection=redis_conn.client,
+            )
+        except reports_service.UnknownServiceError as exc:
+            fail(400, str(exc), errors={"json": {"service_code": [str(exc)]}})
+        except reports_service.OutsideCityError as exc:
+            fail(400, f"Position refused: {exc}.", errors={"json": {"lat": [str(exc)]}})
+        except PhotoRejectedError as exc:
+            fail(400, f"Photo refused: {exc}.", errors={"files": {"photo": [str(exc)]}})
+        except reports_service.IdempotencyConflictError as exc:
+            fail(409, str(exc))
+        report = result.report
+        headers_out = {
+            "Location": url_for("reports.Tracking", tracking_id=report.tracking_id),
+        }
+        if result.replayed:
+            headers_out["Idempotent-Replayed"] = "true"
+        return created_body(report), 201, headers_out
+
+
+@blp.route("/<string:tracking_id>")
+class Tracking(MethodView):
+    """Tracking one's own report."""
+
+    decorators = [limiter.limit("120 per minute", key_func=lambda: request.remote_addr or "")]
+
+    @blp.response(200, ReportPublicSchema)
+    @blp.alt_response(404, description="No report with this tracking id")
+    def get(self, tracking_id: str) -> dict[str, Any]:
+        """Status, category and public history of a report; never any personal data."""
+        session = db.session
+        report = reports_service.get_by_tracking_id(session=session, tracking_id=tracking_id)
+        if report is None:
+            fail(404, "No report has this tracking id.")
+        return reports_service.public_view(session=session, report=report)

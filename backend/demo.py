@@ -1,0 +1,301 @@
+"""A realistic demo data set: reports over a year with daily, weekly and seasonal rhythms.
+
+Everything is generated here (seeded), in French and English, so that every page and job has
+something to show on a fresh machine. No real person is in it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from shapely.geometry import Point, shape
+from sqlmodel import Session, col, select
+
+from backend.db import utcnow
+from backend.models import Area, Report, ReportStatus, ReportUpdate
+from backend.services.catalogue import DEFAULT_SERVICES
+
+# code: (share of reports, French texts, English texts, night-time share)
+TEXTS: dict[str, tuple[float, list[str], list[str], float]] = {
+    "streetlight": (
+        0.14,
+        [
+            "Lampadaire éteint depuis {n} jours {place}",
+            "L'éclairage public ne marche plus {place}, c'est tout noir le soir",
+            "lampadaire qui clignote toute la nuit {place}",
+            "Plus de lumière {place}, on ne voit rien en rentrant",
+        ],
+        ["Street light out {place_en}", "The lamp post has been flickering for {n} days"],
+        0.55,
+    ),
+    "traffic_signal": (
+        0.05,
+        [
+            "Feu tricolore bloqué au rouge {place}",
+            "Le feu piéton ne passe plus au vert {place}",
+            "feu orange clignotant depuis ce matin au carrefour",
+        ],
+        ["Traffic light stuck on red {place_en}", "Pedestrian signal not working"],
+        0.2,
+    ),
+    "road_sign": (
+        0.04,
+        [
+            "Panneau stop arraché {place}",
+            "Le panneau sens interdit est tourné, les voitures se trompent",
+            "panneau de limitation tombé par terre",
+        ],
+        ["Stop sign knocked down {place_en}", "Road sign missing at the junction"],
+        0.1,
+    ),
+    "road_damage": (
+        0.16,
+        [
+            "Énorme nid de poule {place}, dangereux pour les deux-roues",
+            "Trottoir défoncé {place}, une poussette ne passe pas",
+            "chaussée affaissée après les travaux {place}",
+            "Des pavés descellés sur le trottoir",
+        ],
+        ["Huge pothole {place_en}", "Broken pavement, dangerous for wheelchairs"],
+        0.1,
+    ),
+    "graffiti": (
+        0.07,
+        [
+            "Tags sur la façade de l'école {place}",
+            "Graffitis sur l'abribus, encore",
+            "tag injurieux sur le mur {place}",
+        ],
+        ["Graffiti on the bus shelter", "Offensive tag on a wall {place_en}"],
+        0.1,
+    ),
+    "illegal_dumping": (
+        0.15,
+        [
+            "Dépôt sauvage d'encombrants {place} : matelas, canapé",
+            "Gravats abandonnés sur le trottoir {place}",
+            "Quelqu'un a encore jeté un frigo {place}",
+        ],
+        ["Fly-tipping: mattress and sofa dumped {place_en}", "Rubble left on the pavement"],
+        0.15,
+    ),
+    "waste_bins": (
+        0.13,
+        [
+            "Poubelles qui débordent {place}, ça sent très mauvais",
+            "Conteneurs pleins depuis {n} jours, les goélands éventrent les sacs",
+            "Propreté déplorable {place}, déchets partout",
+        ],
+        ["Overflowing bins {place_en}", "Litter everywhere, bins not emptied for {n} days"],
+        0.1,
+    ),
+    "abandoned_vehicle": (
+        0.04,
+        [
+            "Voiture épave sans plaques {place} depuis des semaines",
+            "Scooter brûlé abandonné {place}",
+        ],
+        ["Abandoned car without plates {place_en}"],
+        0.1,
+    ),
+    "noise": (
+        0.07,
+        [
+            "Musique très forte tous les soirs {place}",
+            "Bruit de chantier dès 6h du matin",
+            "Nuisances sonores d'un bar jusqu'à 3h",
+        ],
+        ["Loud music every night {place_en}", "Construction noise before 7am"],
+        0.7,
+    ),
+    "public_order": (
+        0.06,
+        [
+            "Rodéos de motos tous les soirs {place}",
+            "Regroupements bruyants dans le hall, squat {place}",
+            "Course de scooters sur la place, c'est dangereux",
+        ],
+        ["Motorbike rodeos every evening {place_en}", "Squat in the empty building"],
+        0.65,
+    ),
+    "street_furniture": (
+        0.04,
+        [
+            "Banc cassé {place}",
+            "Potelet arraché sur le trottoir",
+            "Abribus vitre brisée {place}",
+        ],
+        ["Broken bench {place_en}", "Bus shelter glass smashed"],
+        0.15,
+    ),
+    "water_leak": (
+        0.04,
+        [
+            "Fuite d'eau importante sur la chaussée {place}",
+            "Égout bouché, la rue est inondée à chaque pluie",
+            "bouche d'égout qui déborde {place}",
+        ],
+        ["Water leak on the road {place_en}", "Blocked drain, the street floods"],
+        0.2,
+    ),
+    "other": (
+        0.01,
+        ["Arbre dangereux qui penche sur la route", "Pigeons morts dans le parc"],
+        ["Dangerous tree leaning over the road"],
+        0.1,
+    ),
+}
+
+PLACES = [
+    "rue de Rome",
+    "sur la Canebière",
+    "boulevard National",
+    "avenue du Prado",
+    "rue Paradis",
+    "cours Julien",
+    "place Castellane",
+    "boulevard Baille",
+    "chemin du Littoral",
+    "rue d'Aubagne",
+    "avenue de la Capelette",
+    "traverse de la Martine",
+    "devant l'école",
+    "près du marché",
+    "à l'arrêt de bus",
+]
+
+
+def _timestamp(rng: random.Random, start: datetime, days: int, night_share: float) -> datetime:
+    """A time with the city's rhythms: more in summer, fewer on Sundays, day or night."""
+    while True:
+        day = rng.randrange(days)
+        when = start + timedelta(days=day)
+        season = 1.0 + 0.25 * math.cos(2 * math.pi * (when.timetuple().tm_yday - 200) / 365)
+        weekday = when.weekday()
+        week = 0.6 if weekday == 6 else (0.85 if weekday == 5 else 1.0)
+        if rng.random() < season * week / 1.25:
+            break
+    if rng.random() < night_share:
+        hour = rng.choice([21, 22, 23, 0, 1, 2, 3, 4, 5])
+    else:
+        hour = min(20, max(7, int(rng.gauss(13, 3.5))))
+    return when.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60))
+
+
+def _area_sampler(
+    session: Session, rng: random.Random
+) -> Callable[[], tuple[float, float, str | None]]:
+    areas = list(session.exec(select(Area)))
+    if not areas:
+        # No areas loaded: central Marseille, land side; the worker assigns H3 cells.
+        def in_bbox() -> tuple[float, float, str | None]:
+            return rng.uniform(43.27, 43.34), rng.uniform(5.36, 5.42), None
+
+        return in_bbox
+    levels: dict[str, int] = {}
+    for area in areas:
+        levels[area.level] = levels.get(area.level, 0) + 1
+    finest = max(levels, key=lambda lvl: levels[lvl])
+    chosen = [a for a in areas if a.level == finest]
+    # Uneven adoption of the app: a few quartiers report a lot, many a little.
+    weights = [rng.paretovariate(1.5) for _ in chosen]
+    shapes = [shape(json.loads(a.geometry)) for a in chosen]
+
+    def sample() -> tuple[float, float, str | None]:
+        index = rng.choices(range(len(chosen)), weights=weights)[0]
+        geom = shapes[index]
+        min_x, min_y, max_x, max_y = geom.bounds
+        for _ in range(200):
+            x, y = rng.uniform(min_x, max_x), rng.uniform(min_y, max_y)
+            if geom.contains(Point(x, y)):
+                return y, x, chosen[index].code
+        return chosen[index].centroid_lat, chosen[index].centroid_lon, chosen[index].code
+
+    return sample
+
+
+def generate_demo(
+    *,
+    session: Session,
+    count: int,
+    days: int,
+    seed: int,
+    if_empty: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> str:
+    """Create ``count`` demo reports over the last ``days`` days; return a summary line."""
+    if if_empty and session.exec(select(Report.id).limit(1)).first() is not None:
+        return "Reports already exist: demo data not loaded."
+    rng = random.Random(seed)
+    now = utcnow()
+    start = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    target_days = {code: days_ for code, _fr, _en, _d, days_, _p in DEFAULT_SERVICES}
+    codes = list(TEXTS)
+    shares = [TEXTS[c][0] for c in codes]
+    sample_position = _area_sampler(session, rng)
+    fixed = 0
+    for index in range(count):
+        code = rng.choices(codes, weights=shares)[0]
+        _share, fr_texts, en_texts, night = TEXTS[code]
+        english = rng.random() < 0.15
+        template = rng.choice(en_texts if english else fr_texts)
+        place = rng.choice(PLACES)
+        text = template.format(n=rng.randint(2, 15), place=place, place_en=f"on {place}")
+        created = min(_timestamp(rng, start, days, night), now - timedelta(minutes=5))
+        lat, lon, area_code = sample_position()
+        report = Report(
+            tracking_id=secrets.token_urlsafe(18),
+            description=text,
+            description_public=text,
+            lat=lat,
+            lon=lon,
+            area_code=area_code,
+            service_code=code,
+            predicted_code=code,
+            confidence=round(rng.uniform(0.6, 0.99), 3),
+            language="en" if english else "fr",
+            status=ReportStatus.OPEN,
+            source="demo",
+            external_id=f"demo-{seed}-{index}",
+            created_at=created,
+            updated_at=created,
+        )
+        history: list[tuple[ReportStatus, datetime, str | None]] = [
+            (ReportStatus.RECEIVED, created, None),
+            (ReportStatus.OPEN, created, None),
+        ]
+        # Resolution: most things get fixed, in about the service's target time.
+        fix_delay = timedelta(days=rng.expovariate(1 / max(1, target_days[code])))
+        if created + fix_delay < now and rng.random() < 0.85:
+            in_progress = created + fix_delay * rng.uniform(0.2, 0.6)
+            fixed_at = created + fix_delay
+            history.append((ReportStatus.IN_PROGRESS, in_progress, "Intervention planifiée."))
+            history.append((ReportStatus.FIXED, fixed_at, "Réparé par les services de la Ville."))
+            report.status = ReportStatus.FIXED
+            report.closed_at = fixed_at
+            report.updated_at = fixed_at
+            fixed += 1
+        session.add(report)
+        session.flush()
+        assert report.id is not None
+        for status, when, note in history:
+            session.add(
+                ReportUpdate(report_id=report.id, status=status, public_note=note, created_at=when)
+            )
+        if index % 500 == 499:
+            session.commit()
+        if progress is not None:
+            progress(1)
+    session.commit()
+    open_now = session.exec(
+        select(Report.id).where(col(Report.source) == "demo", col(Report.closed_at).is_(None))
+    ).all()
+    return (
+        f"{count} demo reports over {days} days: {fixed} fixed, {len(open_now)} still open "
+        f"(seed {seed})."
+    )

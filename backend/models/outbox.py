@@ -1,0 +1,27 @@
+"""The transactional outbox: jobs committed with the data they concern."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from backend.db import UTCDateTime, utcnow
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A job to push to RQ, written in the same transaction as the row it concerns."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_path: str = Field(max_length=200)
+    args: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    job_id: str = Field(max_length=200)
+    queue: str = Field(default="reports", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,85 @@
+"""Reports from residents and their public status history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from backend.db import UTCDateTime, utcnow
+
+
+class ReportStatus(StrEnum):
+    """The workflow of a report. Open311 sees ``closed`` for the last four, ``open`` otherwise."""
+
+    RECEIVED = "received"
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    FIXED = "fixed"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+
+
+CLOSED_STATUSES = frozenset(
+    {ReportStatus.FIXED, ReportStatus.CLOSED, ReportStatus.REJECTED, ReportStatus.DUPLICATE}
+)
+
+
+class Report(SQLModel, table=True):
+    """One report from a resident. Contact details live apart, in ``Contact``."""
+
+    __tablename__ = "report"
+    __table_args__ = (
+        Index("ix_report_service_created", "service_code", "created_at"),
+        Index("ix_report_area_created", "area_code", "created_at"),
+        Index("ix_report_source_external", "source", "external_id", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tracking_id: str = Field(max_length=64, unique=True, index=True)
+    # The resident's own words, staff-only; the public version is scrubbed of personal data.
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    description_public: str | None = Field(default=None, sa_column=Column(Text))
+    lat: float | None = Field(default=None)
+    lon: float | None = Field(default=None)
+    address: str | None = Field(default=None, max_length=500)
+    area_code: str | None = Field(default=None, max_length=64)
+    service_code: str | None = Field(default=None, foreign_key="service.code", max_length=64)
+    service_hint: str | None = Field(default=None, max_length=64)
+    status: str = Field(default=ReportStatus.RECEIVED, max_length=32, index=True)
+    language: str | None = Field(default=None, max_length=8)
+    photo_name: str | None = Field(default=None, max_length=128)
+    source: str = Field(default="api", max_length=32)
+    external_id: str | None = Field(default=None, max_length=128)
+    # Classification, filled by the worker.
+    predicted_code: str | None = Field(default=None, max_length=64)
+    confidence: float | None = Field(default=None)
+    top_predictions: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    model_version: str | None = Field(default=None, max_length=64)
+    needs_triage: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the city considers the report done (Open311 ``closed``)."""
+        return self.status in CLOSED_STATUSES
+
+
+class ReportUpdate(SQLModel, table=True):
+    """One step of a report's status history, with the note shown to the public."""
+
+    __tablename__ = "report_update"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True, ondelete="CASCADE")
+    status: str = Field(max_length=32)
+    public_note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # Staff author, when there is one (kept for the audit; never published).
+    author: str | None = Field(default=None, max_length=200)

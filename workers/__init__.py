@@ -1,0 +1,1 @@
+"""RQ jobs and the pure logic they call: classification, importers, linking, signals."""

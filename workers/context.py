@@ -1,0 +1,35 @@
+"""The app that jobs run in: built once per worker process, reused by every job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from flask import Flask
+from sqlmodel import Session
+
+from backend.app import create_app
+from backend.config import config_from_env
+from backend.extensions import db
+
+
+@lru_cache(maxsize=1)
+def worker_app() -> Flask:
+    """The worker's Flask app, built from the environment on first use."""
+    return create_app(config_from_env())
+
+
+@contextmanager
+def job_session() -> Iterator[Session]:
+    """An app context and a session of its own for one job."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        # Run in-process (tests, a CLI command): use the app already pushed.
+        _ = current_app.name
+        with db.new_session() as session:
+            yield session
+        return
+    with worker_app().app_context(), db.new_session() as session:
+        yield session
