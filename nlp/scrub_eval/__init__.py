@@ -1,0 +1,1 @@
+"""Labelled sentences and span-level evaluation of the personal-data scrubber."""
