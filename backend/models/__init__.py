@@ -3,6 +3,7 @@
 from backend.models.area import Area
 from backend.models.contact import Contact
 from backend.models.idempotency import IdempotencyRecord
+from backend.models.incident import Incident, ReportIncidentLink
 from backend.models.outbox import OutboxMessage
 from backend.models.report import Report, ReportStatus, ReportUpdate
 from backend.models.service import Service
@@ -11,8 +12,10 @@ __all__ = [
     "Area",
     "Contact",
     "IdempotencyRecord",
+    "Incident",
     "OutboxMessage",
     "Report",
+    "ReportIncidentLink",
     "ReportStatus",
     "ReportUpdate",
     "Service",
