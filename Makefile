@@ -3,13 +3,15 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+MODEL := $(VENV)/.model
 # Marseille's quartiers for the demo, when ../shared/reference sits beside the project;
 # a city sets DEMO_AREAS to its own GeoJSON (or leaves it empty: H3 cells are the areas).
 DEMO_AREAS ?= $(wildcard ../shared/reference/marseille/quartiers.geojson)
+MODEL_INPUTS := nlp/project.yml $(wildcard nlp/corpus/*.jsonl nlp/corpus/seeds/* nlp/configs/*.cfg) nlp/training.py
 
-.PHONY: install run test lint format model clean
+.PHONY: install model translations browser run test lint format clean
 
-install: $(INSTALLED)
+install: $(INSTALLED) translations
 
 $(INSTALLED): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +19,24 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
-run: install
+# The classifier is a build artefact: spaCy's own project runs convert → train → calibrate →
+# evaluate → package → install (seeded; nothing is downloaded).
+model: $(MODEL)
+
+$(MODEL): $(INSTALLED) $(MODEL_INPUTS)
+	cd nlp && PATH="$(CURDIR)/$(BIN):$$PATH" python -m spacy project run all
+	touch $(MODEL)
+
+translations: $(INSTALLED)
+	$(BIN)/pybabel compile -q -d public_site/translations
+
+# Debian's Chromium for the real-browser tests (Playwright drives it; it never downloads one).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+run: install model
 	$(BIN)/lanterne db upgrade
 ifneq ($(DEMO_AREAS),)
 	$(BIN)/lanterne areas import $(DEMO_AREAS) --level quartier --code-field code_qua --name-field nom --parent-field DEPCO
@@ -25,7 +44,7 @@ endif
 	$(BIN)/lanterne demo --if-empty
 	$(BIN)/lanterne run
 
-test: install
+test: install model browser
 	$(BIN)/pytest
 
 lint: install
@@ -38,4 +57,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance nlp/build .pytest_cache .mypy_cache .ruff_cache

@@ -15,10 +15,16 @@ from backend.redis_conn import limiter_storage_uri
 
 def create_app(config_class: type[Config] = DevelopmentConfig, **overrides: object) -> Flask:
     """Build the Flask app: configuration, extensions, blueprints, error handlers, commands."""
-    app = Flask(__name__, instance_path=str(Path(config_class.INSTANCE_PATH).resolve()))
+    instance = overrides.get("INSTANCE_PATH", config_class.INSTANCE_PATH)
+    app = Flask(__name__, instance_path=str(Path(str(instance)).resolve()))
     app.config.from_object(config_class)
     app.config.update(overrides)
     configure_defaults(app)
+    if app.config.get("PROXY_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -73,6 +79,16 @@ def register_blueprints(app: Flask) -> None:
     from backend.api import register_api
 
     register_api(app, api)
+    from public_site import register_public_site
+
+    register_public_site(app)
+
+    from backend.staff import register_staff_pages
+
+    register_staff_pages(app)
+    from backend.staff.signals import bp as staff_signals
+
+    app.register_blueprint(staff_signals)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -15,6 +15,8 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from backend.app import create_app
+from backend.cli_apikey import apikey_group
+from backend.cli_staff import staff_cli
 from backend.config import config_from_env
 from backend.extensions import db, redis_conn
 
@@ -34,6 +36,10 @@ def main() -> None:
     """Lanterne: citizen reports, weak signals and neighbourhood indicators."""
 
 
+main.add_command(staff_cli)
+main.add_command(apikey_group)
+
+
 # --- db -------------------------------------------------------------------------------------
 
 
@@ -43,7 +49,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.argument("revision", default="heads")
+@click.argument("revision", default="head")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (the latest by default) and seed the catalogue."""
@@ -137,17 +143,25 @@ def outbox_group() -> None:
 @outbox_group.command("drain")
 @with_appcontext
 def outbox_drain() -> None:
-    """Push every pending job to RQ now."""
+    """Push to RQ every job of the outbox that is not done and not queued."""
+    import redis
+
     from backend.services import outbox
 
-    total = 0
     with db.new_session() as session:
+        try:
+            redis_conn.client.ping()
+        except redis.RedisError as exc:
+            left = outbox.pending_count(session=session)
+            raise click.ClickException(
+                f"Redis does not answer ({exc}); {left} jobs wait in the outbox. "
+                "Start Redis (or fix REDIS_URL) and run this again."
+            ) from exc
+        total = 0
         while sent := outbox.dispatch_pending(session=session, connection=redis_conn.client):
             total += sent
         left = outbox.pending_count(session=session)
-    click.echo(f"{total} jobs sent, {left} still pending.")
-    if left:
-        sys.exit(1)
+    click.echo(f"{total} jobs pushed to RQ; {left} not done yet (queued or running).")
 
 
 # --- demo -----------------------------------------------------------------------------------
@@ -206,10 +220,14 @@ def run(host: str, port: int, web_workers: int) -> None:
     )
     manager.add_process(
         "worker",
-        f"{bin_dir / 'rq'} worker --url {url} --with-scheduler high reports default signals",
+        f"{bin_dir / 'rq'} worker --url {url} --worker-class workers.worker.LanterneWorker "
+        "--with-scheduler high reports default signals",
         env=env,
     )
     manager.add_process("scheduler", f"{bin_dir / 'rq'} cron workers.cron --url {url}", env=env)
     click.echo(f"Lanterne on http://{host}:{port}/ (Ctrl-C stops everything)", err=True)
     manager.loop()
     sys.exit(manager.returncode or 0)
+
+
+from backend import cli_public  # noqa: E402, F401  (adds "areas population")

@@ -54,6 +54,21 @@ class Config:
     # Used only when no areas are loaded: min_lon,min_lat,max_lon,max_lat (Marseille).
     CITY_BBOX = _bbox(_env("LANTERNE_CITY_BBOX", "5.20,43.15,5.60,43.40"))
     H3_RESOLUTION = _env_int("LANTERNE_H3_RESOLUTION", 8)
+    # Public site: counts below this are never published (nor the cells that would reveal them);
+    # individual reports of object categories are snapped to a grid of this many degrees.
+    MIN_PUBLISHED_COUNT = _env_int("LANTERNE_MIN_PUBLISHED_COUNT", 5)
+    PUBLIC_GRID_DEGREES = _env_float("LANTERNE_PUBLIC_GRID_DEGREES", 0.01)
+    PUBLIC_TIMEZONE = _env("LANTERNE_PUBLIC_TIMEZONE", "Europe/Paris")
+    # Where the open data files are written (default: instance/public_data).
+    PUBLIC_DATA_PATH = _env("LANTERNE_PUBLIC_DATA_PATH")
+    # Base map tiles (a URL template) for the public maps; none by default: no third party.
+    PUBLIC_MAP_TILES = _env("LANTERNE_PUBLIC_MAP_TILES")
+    PUBLIC_MAP_ATTRIBUTION = _env("LANTERNE_PUBLIC_MAP_ATTRIBUTION", "")
+    RATELIMIT_PUBLIC_TRACKING = _env("LANTERNE_RATELIMIT_PUBLIC_TRACKING", "30 per minute")
+    # Open311: the one jurisdiction served (any other jurisdiction_id is a 404), and the rate
+    # limit of clients without an API key (GET only), per address.
+    OPEN311_JURISDICTION = _env("LANTERNE_OPEN311_JURISDICTION", "marseille.fr")
+    OPEN311_ANONYMOUS_RATE_LIMIT = _env("LANTERNE_OPEN311_ANONYMOUS_RATE_LIMIT", "120/minute")
 
     MAX_CONTENT_LENGTH = _env_int("LANTERNE_MAX_BODY_BYTES", 11 * 1024 * 1024)
     PHOTO_MAX_BYTES = _env_int("LANTERNE_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
@@ -66,6 +81,18 @@ class Config:
     RATELIMIT_STORAGE_URI = _env("LANTERNE_RATELIMIT_STORAGE_URI")
     RATELIMIT_DEFAULT = _env("LANTERNE_RATELIMIT_DEFAULT", "")
     RATELIMIT_HEADERS_ENABLED = True
+    # Per client address; behind a load balancer set LANTERNE_PROXY_COUNT so that the
+    # address is the client's (X-Forwarded-For), not the balancer's.
+    RATELIMIT_INTAKE = _env("LANTERNE_RATELIMIT_INTAKE", "60 per minute")
+    RATELIMIT_TRACKING = _env("LANTERNE_RATELIMIT_TRACKING", "120 per minute")
+    RATELIMIT_CLASSIFY = _env("LANTERNE_RATELIMIT_CLASSIFY", "30 per minute")
+    PROXY_COUNT = _env_int("LANTERNE_PROXY_COUNT", 0)
+    STAFF_LOGIN_RATE_LIMIT = _env("LANTERNE_STAFF_LOGIN_RATE_LIMIT", "10 per minute")
+    STAFF_SESSION_HOURS = _env_float("LANTERNE_STAFF_SESSION_HOURS", 12.0)
+    # Sessions of staff pages travel over HTTPS only when the site is served over HTTPS.
+    SESSION_COOKIE_SECURE = (_env("LANTERNE_PUBLIC_BASE_URL", "") or "").startswith("https://")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
 
     API_TITLE = "Lanterne"
     API_VERSION = "v1"

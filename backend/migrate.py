@@ -22,7 +22,7 @@ def alembic_config(url: str) -> AlembicConfig:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> int:
+def upgrade(url: str, revision: str = "head") -> int:
     """Migrate the database to ``revision`` and seed the default catalogue if empty.
 
     Returns how many catalogue rows were added.

@@ -108,7 +108,8 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     if has_app_context() and "db_session" in g:
         g.pop("db_session").close()
     engine = flask_app.extensions["lanterne.db"]
-    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    existing = set(sa.inspect(engine).get_table_names())
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables) if t.name in existing]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -6,3 +6,11 @@ from workers import jobs
 
 # Jobs written while Redis was down wait in the outbox; this brings them to the queues.
 cron.register(jobs.drain_outbox, queue_name="default", interval=10)
+# Contact details go once a report is closed and the grace period is over.
+cron.register(jobs.purge_contacts, queue_name="default", cron="15 3 * * *")
+# Weak signals on yesterday's data, at dawn (a 13-service scan takes under a minute).
+cron.register(jobs.detect_signals, queue_name="signals", cron="30 5 * * *", job_timeout=1800)
+# The public site's snapshot: republished within five minutes of a change (a no-op otherwise;
+# the raw aggregates are refreshed at once), and every aggregate rebuilt from scratch at night.
+cron.register(jobs.publish_aggregates, queue_name="default", interval=300, job_timeout=1800)
+cron.register(jobs.rebuild_aggregates, queue_name="default", cron="45 2 * * *", job_timeout=3600)

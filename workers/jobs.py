@@ -6,6 +6,8 @@ import logging
 from typing import Any
 
 from backend.models import Report, ReportStatus
+from backend.services import outbox
+from backend.services.classification import apply_prediction
 from backend.services.reports import set_status
 from workers.context import job_session
 
@@ -13,16 +15,138 @@ log = logging.getLogger(__name__)
 
 
 def process_report(report_id: int) -> dict[str, Any]:
-    """Process a new report: locate its area, then open it (later: classify, scrub, route)."""
+    """Process a new report: classify it, scrub its public text, then open it."""
+    from workers import classification
+
     with job_session() as session:
         report = session.get(Report, report_id)
         if report is None:
             log.warning("process_report: report %s does not exist (deleted?)", report_id)
             return {"report_id": report_id, "status": "missing"}
+        if report.predicted_code is None:
+            [(prediction, scrubbed)] = classification.classify_and_scrub(
+                session, [report.description]
+            )
+            apply_prediction(
+                report=report,
+                service_code=prediction.service_code,
+                confidence=prediction.confidence,
+                top=prediction.top,
+                model_version=prediction.model_version,
+                language=prediction.language,
+                needs_triage=prediction.needs_triage,
+                public_text=scrubbed.text,
+            )
+            session.add(report)
         if report.status == ReportStatus.RECEIVED:
             set_status(session=session, report=report, status=ReportStatus.OPEN)
-            session.commit()
-        return {"report_id": report_id, "status": report.status}
+        outbox.mark_done(session=session, job_id=f"process-report-{report_id}")
+        session.commit()
+        link_report_now(session, report_id)
+        refresh_aggregates_now(session, report_id)
+        return {
+            "report_id": report_id,
+            "status": report.status,
+            "service_code": report.service_code,
+            "needs_triage": report.needs_triage,
+        }
+
+
+def suggest_category(text: str) -> dict[str, Any]:
+    """Top 3 categories for a text being typed (the ``high`` queue; the web waits for it)."""
+    from workers import classification
+
+    with job_session() as session:
+        prediction = classification.classifier(session).classify(text)
+    return {
+        "service_code": prediction.service_code,
+        "confidence": prediction.confidence,
+        "language": prediction.language,
+        "needs_triage": prediction.needs_triage,
+        "top": [{"service_code": c, "confidence": p} for c, p in prediction.top],
+        "model_version": prediction.model_version,
+    }
+
+
+def retrain_classifier(seed: int = 0) -> dict[str, Any]:
+    """Retrain on corpus + triage corrections; promote only if test macro-F1 does not drop."""
+    from workers.retraining import retrain_and_maybe_promote
+
+    with job_session() as session:
+        return retrain_and_maybe_promote(session=session, seed=seed)
+
+
+def purge_contacts() -> int:
+    """Delete contact details of reports closed longer ago than the retention period (daily)."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from backend.db import utcnow
+    from backend.services.contacts import purge_expired_contacts
+
+    with job_session() as session:
+        days = current_app.config["CONTACT_RETENTION_DAYS"]
+        return purge_expired_contacts(session=session, retention=timedelta(days=days), now=utcnow())
+
+
+def detect_signals(as_of: str | None = None) -> dict[str, Any]:
+    """Run the daily weak-signal detection for ``as_of`` (YYYY-MM-DD; default yesterday)."""
+    from datetime import date
+
+    from workers.signals.cli_detect import detection_settings_from_config
+    from workers.signals.detect import detect_signals as run_detection
+
+    with job_session() as session:
+        day = date.fromisoformat(as_of) if as_of else None
+        summary = run_detection(
+            session=session, as_of=day, settings=detection_settings_from_config()
+        )
+        return summary.to_dict()
+
+
+def link_report_now(session: Any, report_id: int) -> int:
+    """Recompute and commit a report's links to official incidents; how many (never raises on
+    a bad rules file: the report pipeline goes on, the error is logged)."""
+    from workers import linking
+
+    try:
+        links = linking.link_report(session, report_id)
+    except linking.LinkingRulesError as exc:
+        session.rollback()
+        log.error("linking rules unusable, report %s not linked: %s", report_id, exc)
+        return 0
+    session.commit()
+    return len(links)
+
+
+def link_report(report_id: int) -> dict[str, Any]:
+    """Link one report to the official incidents near it in space and time (idempotent)."""
+    with job_session() as session:
+        return {"report_id": report_id, "links": link_report_now(session, report_id)}
+
+
+def link_reports(report_ids: list[int]) -> dict[str, Any]:
+    """Link a batch of reports (after an import of historical reports)."""
+    from workers.importers.common import link_job_id
+
+    with job_session() as session:
+        total = sum(link_report_now(session, report_id) for report_id in report_ids)
+        outbox.mark_done(session=session, job_id=link_job_id("reports", report_ids))
+        session.commit()
+    return {"reports": len(report_ids), "links": total}
+
+
+def link_incidents(incident_ids: list[int]) -> dict[str, Any]:
+    """Link a batch of newly imported incidents to the reports near them (idempotent)."""
+    from workers import linking
+    from workers.importers.common import link_job_id
+
+    with job_session() as session:
+        links = linking.link_incidents(session, incident_ids)
+        outbox.mark_done(session=session, job_id=link_job_id("incidents", incident_ids))
+        session.commit()
+    return {"incidents": len(incident_ids), "links": len(links)}
 
 
 def drain_outbox() -> int:
@@ -32,3 +156,63 @@ def drain_outbox() -> int:
 
     with job_session() as session:
         return outbox.dispatch_pending(session=session, connection=redis_conn.client)
+
+
+def refresh_aggregates_now(session: Any, report_id: int) -> None:
+    """Recompute the report's aggregate cell in the caller's job (never fails the pipeline)."""
+    from flask import current_app
+
+    from workers import aggregates
+
+    try:
+        aggregates.refresh_report(
+            session=session, report_id=report_id, tz=current_app.config["PUBLIC_TIMEZONE"]
+        )
+        session.commit()
+    except Exception:  # the nightly rebuild repairs what a failed refresh missed
+        session.rollback()
+        log.exception("refresh of the aggregates of report %s failed", report_id)
+
+
+def refresh_aggregates(report_id: int) -> dict[str, Any]:
+    """Recompute the aggregate cell(s) of one report after a change (incremental)."""
+    from flask import current_app
+
+    from workers import aggregates
+
+    with job_session() as session:
+        keys = aggregates.refresh_report(
+            session=session, report_id=report_id, tz=current_app.config["PUBLIC_TIMEZONE"]
+        )
+        session.commit()
+    return {"report_id": report_id, "cells": len(keys)}
+
+
+def publish_aggregates(force: bool = False) -> dict[str, Any]:
+    """Fold in missed changes, then rebuild the published snapshot if anything changed."""
+    from flask import current_app
+
+    from public_site.publication import PublishSettings, open_data_path, publish
+    from workers import aggregates
+
+    with job_session() as session:
+        cfg = current_app.config
+        aggregates.catch_up(session=session, tz=cfg["PUBLIC_TIMEZONE"])
+        settings = PublishSettings(
+            threshold=cfg["MIN_PUBLISHED_COUNT"],
+            tz=cfg["PUBLIC_TIMEZONE"],
+            grid=cfg["PUBLIC_GRID_DEGREES"],
+            out_dir=open_data_path(cfg),
+        )
+        return publish(session=session, settings=settings, force=force)
+
+
+def rebuild_aggregates() -> dict[str, Any]:
+    """Recompute every aggregate cell from the reports, then publish (nightly)."""
+    from flask import current_app
+
+    from workers import aggregates
+
+    with job_session() as session:
+        cells = aggregates.rebuild_all(session=session, tz=current_app.config["PUBLIC_TIMEZONE"])
+    return {"cells": cells, **publish_aggregates(force=True)}

@@ -8,8 +8,24 @@ from flask_smorest import Api
 
 def register_api(app: Flask, api: Api) -> None:
     """Register every API blueprint on the app."""
-    from backend.api import media, reports, services
+    from backend.api import media, open311, reports, services
 
     api.register_blueprint(reports.blp)
+    from backend.api import classify
+
+    api.register_blueprint(classify.blp)
     api.register_blueprint(services.blp)
+    from backend.api import feedback
+    from public_site import api as public_api
+
+    api.register_blueprint(feedback.blp)
+    api.register_blueprint(public_api.blp)
     app.register_blueprint(media.bp)
+    open311.register(app, api)
+
+    from backend.api import staff
+
+    staff.register(api)
+    from backend.api import signals
+
+    api.register_blueprint(signals.blp)

@@ -99,7 +99,7 @@ def _uploaded_photo() -> bytes | None:
 class Reports(MethodView):
     """Intake."""
 
-    decorators = [limiter.limit("60 per minute", key_func=lambda: request.remote_addr or "")]
+    decorators = [limiter.limit(lambda: current_app.config["RATELIMIT_INTAKE"])]
 
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.arguments(ReportCreateSchema, location="json_or_form")
@@ -141,7 +141,7 @@ class Reports(MethodView):
 class Tracking(MethodView):
     """Tracking one's own report."""
 
-    decorators = [limiter.limit("120 per minute", key_func=lambda: request.remote_addr or "")]
+    decorators = [limiter.limit(lambda: current_app.config["RATELIMIT_TRACKING"])]
 
     @blp.response(200, ReportPublicSchema)
     @blp.alt_response(404, description="No report with this tracking id")
@@ -152,3 +152,17 @@ class Tracking(MethodView):
         if report is None:
             fail(404, "No report has this tracking id.")
         return reports_service.public_view(session=session, report=report)
+
+
+@blp.route("/<string:tracking_id>/contact")
+class TrackingContact(MethodView):
+    """The resident's own contact details."""
+
+    decorators = [limiter.limit(lambda: current_app.config["RATELIMIT_TRACKING"])]
+
+    @blp.response(204)
+    @blp.alt_response(404, description="No report has this tracking id")
+    def delete(self, tracking_id: str) -> None:
+        """Withdraw one's contact details: the report stays, the city can no longer reach you."""
+        if not reports_service.forget_contact(session=db.session, tracking_id=tracking_id):
+            fail(404, "No report has this tracking id.")

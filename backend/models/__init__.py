@@ -1,22 +1,58 @@
 """The data model. Importing this package registers every table on ``SQLModel.metadata``."""
 
+from backend.models.aggregate import (
+    AggregateCell,
+    AggregateReportKey,
+    AggregateState,
+    PublishedCell,
+)
+from backend.models.apikey import (
+    ApiKey,
+    ExternalUpdate,
+    Open311Contact,
+    Open311Request,
+    ServiceAttribute,
+)
 from backend.models.area import Area
 from backend.models.contact import Contact
+from backend.models.feedback import Feedback
 from backend.models.idempotency import IdempotencyRecord
 from backend.models.incident import Incident, ReportIncidentLink
+from backend.models.nlp import CategoryCorrection, ModelVersion
 from backend.models.outbox import OutboxMessage
 from backend.models.report import Report, ReportStatus, ReportUpdate
 from backend.models.service import Service
+from backend.models.signal import Signal, SignalKind, SignalStatus
+from backend.models.staff import AuditLog, Role, StaffToken, StaffUser
 
 __all__ = [
+    "AggregateCell",
+    "AggregateReportKey",
+    "AggregateState",
+    "PublishedCell",
+    "Feedback",
+    "ApiKey",
     "Area",
+    "CategoryCorrection",
+    "AuditLog",
     "Contact",
+    "ExternalUpdate",
     "IdempotencyRecord",
     "Incident",
+    "ModelVersion",
+    "Open311Contact",
+    "Open311Request",
     "OutboxMessage",
     "Report",
     "ReportIncidentLink",
     "ReportStatus",
     "ReportUpdate",
+    "Role",
     "Service",
+    "ServiceAttribute",
+    "Signal",
+    "SignalKind",
+    "SignalStatus",
+    "StaffToken",
+    "StaffUser",
 ]

@@ -24,4 +24,3 @@ class Contact(SQLModel, table=True):
     phone_hmac: str | None = Field(default=None, max_length=64, index=True)
     consent_notifications: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    delete_after: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)

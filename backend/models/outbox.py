@@ -22,6 +22,9 @@ class OutboxMessage(SQLModel, table=True):
     job_id: str = Field(max_length=200)
     queue: str = Field(default="reports", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # Last push to RQ by the relay (the web process's first push is not recorded).
+    dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set by the job when it has run: rows not done are pushed again by the relay.
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=500)

@@ -7,16 +7,16 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import phonenumbers
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from backend.models import Contact
+from backend.models import Contact, Report
 
 
 class ContactKeyError(RuntimeError):
@@ -96,9 +96,7 @@ class ContactCipher:
         return hmac.new(self._hmac_key, value.encode(), hashlib.sha256).hexdigest()
 
 
-def make_contact(
-    *, cipher: ContactCipher, report_id: int, details: ContactDetails, delete_after: datetime | None
-) -> Contact:
+def make_contact(*, cipher: ContactCipher, report_id: int, details: ContactDetails) -> Contact:
     """A Contact row for a report (not yet added to a session)."""
     return Contact(
         report_id=report_id,
@@ -106,7 +104,6 @@ def make_contact(
         email_hmac=cipher.keyed_hash(details.email.lower()) if details.email else None,
         phone_hmac=cipher.keyed_hash(details.phone) if details.phone else None,
         consent_notifications=details.consent_notifications,
-        delete_after=delete_after,
     )
 
 
@@ -133,3 +130,20 @@ def read_contact(
         phone=details.phone,
         consent_notifications=contact.consent_notifications,
     )
+
+
+def purge_expired_contacts(*, session: Session, retention: timedelta, now: datetime) -> int:
+    """Delete the contact details of reports closed more than ``retention`` ago; return how many.
+
+    Contact details serve only to tell the resident what happened; once the report is closed
+    and the grace period is over, they go (GDPR storage limitation).
+    """
+    cutoff = now - retention
+    expired = select(Report.id).where(
+        col(Report.closed_at).is_not(None), col(Report.closed_at) < cutoff
+    )
+    rows = session.exec(select(Contact).where(col(Contact.report_id).in_(expired))).all()
+    for contact in rows:
+        session.delete(contact)
+    session.commit()
+    return len(rows)

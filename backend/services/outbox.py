@@ -1,15 +1,22 @@
 """The transactional outbox: jobs are rows first, and reach RQ after the commit.
 
+Delivery is at least once. The web process pushes a job to RQ right after its commit, without
+writing to the database again (that keeps intake fast); the job marks its row done when it has
+run. A relay (``dispatch_pending``, scheduled every few seconds) pushes again any row that is
+not done and that RQ does not hold, e.g. because Redis was down. Jobs are idempotent.
 The web process never imports ``workers``: jobs are named by their dotted path.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import redis
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
@@ -20,6 +27,9 @@ log = logging.getLogger(__name__)
 # Retries with backoff: a job that fails for a passing reason (a locked database, a restart)
 # is tried again; the job itself is idempotent.
 DEFAULT_RETRY = Retry(max=3, interval=[10, 60, 300])
+# A row younger than this is left to the web process's own push.
+GRACE = timedelta(seconds=5)
+LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def add_job(
@@ -36,17 +46,44 @@ def add_job(
     return message
 
 
+def push(message: OutboxMessage, *, connection: redis.Redis, job_timeout: int = 300) -> bool:
+    """Enqueue one outbox row on RQ; False (and a warning) when Redis is unreachable."""
+    try:
+        Queue(message.queue, connection=connection).enqueue(
+            message.job_path,
+            *message.args,
+            job_id=message.job_id,
+            job_timeout=job_timeout,
+            retry=DEFAULT_RETRY,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except redis.RedisError as exc:
+        log.warning("outbox: Redis unavailable, %s stays pending (%s)", message.job_id, exc)
+        return False
+    return True
+
+
+def _held_by_rq(job_id: str, connection: redis.Redis) -> bool:
+    try:
+        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return status in LIVE_STATUSES
+
+
 def dispatch_pending(
-    *, session: Session, connection: redis.Redis, limit: int = 200, job_timeout: int = 300
+    *, session: Session, connection: redis.Redis, limit: int = 500, job_timeout: int = 300
 ) -> int:
-    """Push pending outbox rows to RQ; return how many went. Redis down: nothing is lost.
+    """Push again the rows not done that RQ does not hold; return how many were pushed.
 
     Rows are locked with SKIP LOCKED where the database has it (PostgreSQL), so several
-    dispatchers never push the same row at once; on SQLite the database lock serialises them.
+    relays never push the same row at once; on SQLite the database lock serialises them.
     """
     stmt = (
         select(OutboxMessage)
-        .where(col(OutboxMessage.dispatched_at).is_(None))
+        .where(col(OutboxMessage.done_at).is_(None))
+        .where(col(OutboxMessage.created_at) < utcnow() - GRACE)
         .order_by(col(OutboxMessage.id))
         .limit(limit)
     )
@@ -55,31 +92,32 @@ def dispatch_pending(
     sent = 0
     try:
         for message in session.exec(stmt).all():
-            queue = Queue(message.queue, connection=connection)
             try:
-                queue.enqueue(
-                    message.job_path,
-                    *message.args,
-                    job_id=message.job_id,
-                    job_timeout=job_timeout,
-                    retry=DEFAULT_RETRY,
-                    result_ttl=3600,
-                    failure_ttl=7 * 24 * 3600,
-                )
+                if _held_by_rq(message.job_id, connection):
+                    continue
             except redis.RedisError as exc:
-                message.attempts += 1
                 message.last_error = str(exc)[:500]
-                log.warning("outbox: Redis unavailable, %s stays pending (%s)", message.job_id, exc)
+                break
+            message.attempts += 1
+            if not push(message, connection=connection, job_timeout=job_timeout):
+                message.last_error = "Redis unavailable"
                 break
             message.dispatched_at = utcnow()
-            message.attempts += 1
             sent += 1
     finally:
         session.commit()
     return sent
 
 
+def mark_done(*, session: Session, job_id: str) -> None:
+    """Record that a job ran to the end (called by the job itself, in its own transaction)."""
+    message = session.exec(select(OutboxMessage).where(OutboxMessage.job_id == job_id)).first()
+    if message is not None and message.done_at is None:
+        message.done_at = utcnow()
+        session.add(message)
+
+
 def pending_count(*, session: Session) -> int:
-    """How many outbox rows wait for Redis."""
-    stmt = select(OutboxMessage).where(col(OutboxMessage.dispatched_at).is_(None))
+    """How many outbox rows are not done yet."""
+    stmt = select(OutboxMessage.id).where(col(OutboxMessage.done_at).is_(None))
     return len(session.exec(stmt).all())

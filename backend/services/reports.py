@@ -19,7 +19,7 @@ from backend.models import IdempotencyRecord, Report, ReportStatus, ReportUpdate
 from backend.services import outbox
 from backend.services.areas import OutsideCityError, area_for_position
 from backend.services.catalogue import get_active_service
-from backend.services.contacts import ContactCipher, ContactDetails, make_contact
+from backend.services.contacts import ContactCipher, ContactDetails, delete_contact, make_contact
 from backend.services.photos import PhotoLimits, clean_photo, delete_photo, store_photo
 
 PROCESS_JOB = "workers.jobs.process_report"
@@ -40,6 +40,7 @@ __all__ = [
     "OutsideCityError",
     "SubmitResult",
     "UnknownServiceError",
+    "forget_contact",
     "get_by_tracking_id",
     "public_history",
     "public_view",
@@ -169,9 +170,7 @@ def submit_report(
                 phone=contact.get("phone"),
                 consent_notifications=bool(contact.get("consent_notifications")),
             )
-            session.add(
-                make_contact(cipher=cipher, report_id=report.id, details=details, delete_after=None)
-            )
+            session.add(make_contact(cipher=cipher, report_id=report.id, details=details))
         if idempotency_key:
             session.add(
                 IdempotencyRecord(
@@ -182,7 +181,7 @@ def submit_report(
                     created_at=now,
                 )
             )
-        outbox.add_job(
+        message = outbox.add_job(
             session=session,
             job_path=PROCESS_JOB,
             args=[report.id],
@@ -206,7 +205,7 @@ def submit_report(
         raise
 
     if connection is not None:
-        outbox.dispatch_pending(session=session, connection=connection, limit=20)
+        outbox.push(message, connection=connection)
     return SubmitResult(report=report, replayed=False)
 
 
@@ -268,3 +267,12 @@ def public_view(*, session: Session, report: Report, lang: str = "fr") -> dict[s
             for u in public_history(session=session, report=report)
         ],
     }
+
+
+def forget_contact(*, session: Session, tracking_id: str) -> bool:
+    """Delete the contact details of a report, if the report exists (True even if none were)."""
+    report = get_by_tracking_id(session=session, tracking_id=tracking_id)
+    if report is None or report.id is None:
+        return False
+    delete_contact(session=session, report_id=report.id)
+    return True

@@ -384,3 +384,59 @@ def test_openapi_documents_the_intake(client: FlaskClient) -> None:
     assert any(p["name"] == "Idempotency-Key" for p in post_op["parameters"])
     assert "/api/v1/reports/{tracking_id}" in spec["paths"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_resident_can_withdraw_contact_details(client: FlaskClient, session: Session) -> None:
+    created = post(
+        client, {"description": "Fuite", "contact": {"email": "a@example.org"}, **VIEUX_PORT}
+    ).json
+    assert count(session, Contact) == 1
+    response = client.delete(f"/api/v1/reports/{created['tracking_id']}/contact")
+    assert response.status_code == 204
+    assert count(session, Contact) == 0 and count(session, Report) == 1
+    assert client.delete("/api/v1/reports/nope/contact").status_code == 404
+
+
+def test_contacts_of_long_closed_reports_are_purged(client: FlaskClient, session: Session) -> None:
+    from datetime import timedelta
+
+    from backend.db import utcnow
+    from backend.models import ReportStatus
+    from backend.services.reports import set_status
+    from workers.jobs import purge_contacts
+
+    for text in ("old", "recent", "open"):
+        post(client, {"description": text, "contact": {"email": "a@example.org"}, **VIEUX_PORT})
+    reports = {r.description: r for r in session.exec(select(Report))}
+    for text in ("old", "recent"):
+        set_status(session=session, report=reports[text], status=ReportStatus.FIXED)
+    reports["old"].closed_at = utcnow() - timedelta(days=31)
+    session.commit()
+    assert purge_contacts() == 1
+    session.expire_all()
+    remaining = {c.report_id for c in session.exec(select(Contact))}
+    assert remaining == {reports["recent"].id, reports["open"].id}
+
+
+def test_intake_is_rate_limited_per_client(
+    app: Flask, database_url: str, redis_url: str, instance_path: Path
+) -> None:
+    from tests.conftest import make_test_app
+
+    limited = make_test_app(database_url, redis_url, instance_path, RATELIMIT_INTAKE="3 per minute")
+    with limited.test_client() as phone:
+        codes = [
+            phone.post("/api/v1/reports", json={"description": "x", **VIEUX_PORT}).status_code
+            for _ in range(3)
+        ]
+        last = phone.post("/api/v1/reports", json={"description": "x", **VIEUX_PORT})
+        codes.append(last.status_code)
+        other = phone.post(
+            "/api/v1/reports",
+            json={"description": "x", **VIEUX_PORT},
+            environ_base={"REMOTE_ADDR": "10.1.2.3"},
+        )
+    assert codes == [201, 201, 201, 429]
+    assert last.json["code"] == 429
+    assert other.status_code == 201
+    limited.extensions["lanterne.db"].dispose()

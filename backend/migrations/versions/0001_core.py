@@ -51,14 +51,13 @@ def upgrade() -> None:
         sa.Column("queue", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("created_at", backend.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("dispatched_at", backend.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("done_at", backend.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_outbox_message_dispatched_at"), ["dispatched_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_outbox_message_done_at"), ["done_at"], unique=False)
 
     op.create_table(
         "service",
@@ -125,12 +124,10 @@ def upgrade() -> None:
         sa.Column("phone_hmac", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("consent_notifications", sa.Boolean(), nullable=False),
         sa.Column("created_at", backend.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("delete_after", backend.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["report_id"], ["report.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("contact", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_contact_delete_after"), ["delete_after"], unique=False)
         batch_op.create_index(batch_op.f("ix_contact_email_hmac"), ["email_hmac"], unique=False)
         batch_op.create_index(batch_op.f("ix_contact_phone_hmac"), ["phone_hmac"], unique=False)
         batch_op.create_index(batch_op.f("ix_contact_report_id"), ["report_id"], unique=True)
@@ -186,7 +183,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_contact_report_id"))
         batch_op.drop_index(batch_op.f("ix_contact_phone_hmac"))
         batch_op.drop_index(batch_op.f("ix_contact_email_hmac"))
-        batch_op.drop_index(batch_op.f("ix_contact_delete_after"))
 
     op.drop_table("contact")
     with op.batch_alter_table("report", schema=None) as batch_op:
@@ -200,7 +196,7 @@ def downgrade() -> None:
     op.drop_table("report")
     op.drop_table("service")
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_outbox_message_dispatched_at"))
+        batch_op.drop_index(batch_op.f("ix_outbox_message_done_at"))
 
     op.drop_table("outbox_message")
     with op.batch_alter_table("area", schema=None) as batch_op:

@@ -1,0 +1,47 @@
+"""The resident's questionnaire once the city says a report is fixed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from backend.api.common import fail
+from backend.extensions import db, limiter
+from backend.schemas.feedback import FeedbackCreatedSchema, FeedbackCreateSchema
+from backend.services import feedback as feedback_service
+from backend.services import reports as reports_service
+
+blp = Blueprint(
+    "feedback", __name__, url_prefix="/api/v1/reports", description="Resident questionnaire"
+)
+
+
+@blp.route("/<string:tracking_id>/feedback")
+class ReportFeedback(MethodView):
+    """ "Is it really fixed?": answered once, after the city says fixed."""
+
+    decorators = [limiter.limit("20 per minute", key_func=lambda: request.remote_addr or "")]
+
+    @blp.arguments(FeedbackCreateSchema, error_status_code=400)
+    @blp.response(201, FeedbackCreatedSchema)
+    @blp.alt_response(404, description="No report with this tracking id")
+    @blp.alt_response(409, description="Not fixed yet, or already answered")
+    def post(self, data: dict[str, Any], tracking_id: str) -> dict[str, Any]:
+        """Answer the questionnaire: fixed or not, satisfaction 1-5, a comment for the staff."""
+        session = db.session
+        report = reports_service.get_by_tracking_id(session=session, tracking_id=tracking_id)
+        if report is None:
+            fail(404, "No report has this tracking id.")
+        try:
+            answer = feedback_service.submit_feedback(session=session, report=report, **data)
+        except feedback_service.FeedbackError as exc:
+            fail(409 if exc.code in ("not_fixed", "already") else 400, str(exc))
+        return {
+            "tracking_id": report.tracking_id,
+            "fixed": answer.fixed,
+            "satisfaction": answer.satisfaction,
+            "created_at": answer.created_at,
+        }

@@ -1,0 +1,98 @@
+"""The "is it really fixed?" questionnaire: one answer per report, once the city says fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from backend.models import Feedback, Report, ReportStatus
+from backend.services import outbox
+
+REFRESH_JOB = "workers.jobs.refresh_aggregates"
+ANSWERABLE = frozenset({ReportStatus.FIXED, ReportStatus.CLOSED})
+COMMENT_MAX = 2000
+
+
+class FeedbackError(ValueError):
+    """A questionnaire that cannot be taken; ``code`` says why (for the caller's message)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def enqueue_refresh(*, session: Session, report_id: int) -> None:
+    """Refresh the report's aggregates after the caller's commit (through the outbox).
+
+    Any code that changes a report outside the worker's pipeline (a staff status change, a
+    recategorisation) calls this in its transaction; the scheduled catch-up is the safety net.
+    """
+    outbox.add_job(
+        session=session,
+        job_path=REFRESH_JOB,
+        args=[report_id],
+        job_id=f"refresh-aggregates-{report_id}",
+        queue="default",
+    )
+
+
+def existing(*, session: Session, report: Report) -> Feedback | None:
+    """The report's questionnaire answer, if any."""
+    return session.exec(select(Feedback).where(Feedback.report_id == report.id)).first()
+
+
+def can_answer(*, session: Session, report: Report) -> bool:
+    """Whether the questionnaire is open: the city says fixed, and nobody answered yet."""
+    return report.status in ANSWERABLE and existing(session=session, report=report) is None
+
+
+def submit_feedback(
+    *,
+    session: Session,
+    report: Report,
+    fixed: bool,
+    satisfaction: int | None = None,
+    comment: str | None = None,
+) -> Feedback:
+    """Store the answer (once) and queue the refresh of the aggregates, in one transaction."""
+    if report.status not in ANSWERABLE:
+        raise FeedbackError(
+            "not_fixed",
+            "The questionnaire opens once the city marks the report as fixed.",
+        )
+    if existing(session=session, report=report) is not None:
+        raise FeedbackError("already", "This report's questionnaire was already answered.")
+    if satisfaction is not None and not 1 <= satisfaction <= 5:
+        raise FeedbackError("invalid", "Satisfaction goes from 1 to 5.")
+    comment = (comment or "").strip() or None
+    if comment is not None and len(comment) > COMMENT_MAX:
+        raise FeedbackError("invalid", f"The comment is limited to {COMMENT_MAX} characters.")
+    assert report.id is not None
+    answer = Feedback(report_id=report.id, fixed=fixed, satisfaction=satisfaction, comment=comment)
+    session.add(answer)
+    enqueue_refresh(session=session, report_id=report.id)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        # Two answers raced (a double tap): the first one stands.
+        session.rollback()
+        raise FeedbackError("already", "This report's questionnaire was already answered.") from exc
+    return answer
+
+
+def parse_form(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The questionnaire's answer from an HTML form, or FeedbackError("invalid")."""
+    fixed_raw = form.get("fixed")
+    if fixed_raw not in ("yes", "no"):
+        raise FeedbackError("invalid", "Say whether it is really fixed.")
+    satisfaction_raw = form.get("satisfaction") or ""
+    satisfaction = None
+    if satisfaction_raw:
+        if satisfaction_raw not in {"1", "2", "3", "4", "5"}:
+            raise FeedbackError("invalid", "Satisfaction goes from 1 to 5.")
+        satisfaction = int(satisfaction_raw)
+    comment = form.get("comment") or None
+    return {"fixed": fixed_raw == "yes", "satisfaction": satisfaction, "comment": comment}

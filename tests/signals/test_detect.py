@@ -1,0 +1,98 @@
+"""The daily detection on a synthetic Marseille written to the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from backend.models import Area, Signal
+from tests.signals.synthetic import AS_OF, add_reports
+from workers.signals.detect import DetectionSettings, detect_signals
+
+FAST = DetectionSettings(cooccurrence=False)
+
+
+def _inject_cluster(session: Session, *, n: int, days: int, quartiers: list[str]) -> None:
+    rows = []
+    for i in range(n):
+        day = AS_OF - timedelta(days=i % days)
+        created = datetime(day.year, day.month, day.day, 21, 30, tzinfo=UTC) - timedelta(hours=2)
+        rows.append(("streetlight", quartiers[i % len(quartiers)], created))
+    add_reports(session, rows, prefix="cluster")
+
+
+def _third_arrondissement(session: Session) -> list[str]:
+    areas = session.exec(select(Area).where(Area.parent_code == "13203").order_by(Area.code))
+    return [a.code for a in areas][:3]
+
+
+def test_a_quiet_city_raises_no_signal_and_duplicates_make_no_cluster(
+    session: Session, quiet_city: int
+) -> None:
+    summary = detect_signals(session=session, as_of=AS_OF, settings=FAST)
+    assert summary.services_scanned == 2
+    assert session.exec(select(Signal)).all() == []
+    # 12 more street-light reports in 3 days and 3 quartiers, but all duplicates or rejected
+    quartiers = _third_arrondissement(session)
+    rows = []
+    for i in range(12):
+        day = AS_OF - timedelta(days=i % 3)
+        created = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+        rows.append(("streetlight", quartiers[i % 3], created))
+    add_reports(session, rows[:6], prefix="dup", status="duplicate")
+    add_reports(session, rows[6:], prefix="rej", status="rejected")
+    detect_signals(session=session, as_of=AS_OF, settings=FAST)
+    assert session.exec(select(Signal)).all() == []
+
+
+def test_an_injected_cluster_and_a_spike_are_found_explained_and_kept_on_rerun(
+    session: Session, quiet_city: int
+) -> None:
+    quartiers = _third_arrondissement(session)
+    _inject_cluster(session, n=12, days=3, quartiers=quartiers)
+    # and, in graffiti, 9 reports in one quartier on the last day
+    day = AS_OF
+    spike = [
+        ("graffiti", quartiers[0], datetime(day.year, day.month, day.day, 9 + i % 8, tzinfo=UTC))
+        for i in range(9)
+    ]
+    add_reports(session, spike, prefix="spike")
+    first = detect_signals(session=session, as_of=AS_OF, settings=FAST)
+    assert first.created >= 2
+
+    scans = session.exec(
+        select(Signal).where(Signal.kind == "scan", Signal.service_code == "streetlight")
+    ).all()
+    assert len(scans) >= 1
+    top = max(scans, key=lambda s: s.statistic)
+    assert set(quartiers) <= set(top.area_codes)
+    assert top.end == AS_OF and (AS_OF - top.start).days <= 7
+    assert top.observed >= 12 and top.observed > 5 * top.expected
+    assert top.recurrence_interval_days is not None and top.recurrence_interval_days >= 365
+    assert top.status == "new" and top.as_of == AS_OF
+    assert "signalements d'éclairage public en panne" in top.explanation_fr
+    assert "3e" in top.explanation_fr and "\u202f; un tel regroupement" in top.explanation_fr
+    assert "street-light outage reports" in top.explanation_en
+    assert "3rd" in top.explanation_en
+
+    temporal = session.exec(select(Signal).where(Signal.kind == "temporal")).all()
+    assert [(s.service_code, s.area_codes) for s in temporal] == [("graffiti", [quartiers[0]])]
+    t = temporal[0]
+    assert t.start == t.end == AS_OF and t.observed >= 9 and "ears_c1" in t.method
+    assert t.recurrence_interval_days is not None and t.recurrence_interval_days >= 365
+    assert "le 12 mars 2025" in t.explanation_fr and "on 12 March 2025" in t.explanation_en
+    assert "dans l'un des 111 quartiers" in t.explanation_fr
+    # nothing else: no street-light spike, no graffiti signal elsewhere
+    others = session.exec(select(Signal)).all()
+    assert all(set(s.area_codes) & set(quartiers) for s in others)
+
+    # an analyst confirms the cluster; the same day is detected again
+    top.status = "confirmed"
+    session.add(top)
+    session.commit()
+    again = detect_signals(session=session, as_of=AS_OF, settings=FAST)
+    assert again.created == 0 and again.updated == first.created and again.removed == 0
+    after = session.exec(select(Signal)).all()
+    assert len(after) == first.created
+    assert {s.id: s.status for s in after}[top.id] == "confirmed"

@@ -1,0 +1,292 @@
+"""Raw aggregates: exact figures per finest area x service x local month, kept up to date.
+
+After each change of a report (new, status change, questionnaire answered), only the month
+cell it belongs to (and the one it left, when it was recategorised or moved) is recomputed,
+from an indexed query on that area and month: never a full rescan. A nightly job rebuilds
+everything from scratch, which also catches changes that bypassed the hooks.
+
+The raw cells are internal: the public side reads the published snapshot built from them
+(``public_site.publication``), where small counts are suppressed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, delete, select
+
+from backend.db import utcnow
+from backend.models import (
+    AggregateCell,
+    AggregateReportKey,
+    AggregateState,
+    Feedback,
+    Report,
+    ReportStatus,
+    ReportUpdate,
+)
+from backend.models.report import CLOSED_STATUSES
+from public_site.periods import month_bounds, month_of
+
+# A report counts as fixed when the city says so; "closed" is the end of a fixed report's life
+# in Open311 terms. Rejected and duplicate reports are closed without being fixed.
+FIXED_STATUSES = frozenset({ReportStatus.FIXED, ReportStatus.CLOSED})
+UNCLASSIFIED = "other"
+
+CellKey = tuple[str, str, str]  # month, area_code, service_code
+
+
+@dataclass
+class CellFigures:
+    """The exact figures of one cell."""
+
+    reports: int = 0
+    fixed: int = 0
+    open_count: int = 0
+    fix_days: dict[str, int] = field(default_factory=dict)
+    feedback_n: int = 0
+    feedback_fixed_yes: int = 0
+    satisfaction_n: int = 0
+    satisfaction_sum: int = 0
+
+    def add(
+        self,
+        *,
+        status: str,
+        created_at: datetime,
+        closed_at: datetime | None,
+        feedback: tuple[bool, int | None] | None,
+    ) -> None:
+        """Count one report in this cell."""
+        self.reports += 1
+        if status in FIXED_STATUSES:
+            self.fixed += 1
+            if closed_at is not None:
+                days = str(max(0, int((closed_at - created_at).total_seconds() // 86400)))
+                self.fix_days[days] = self.fix_days.get(days, 0) + 1
+        elif status not in CLOSED_STATUSES:
+            self.open_count += 1
+        if feedback is not None:
+            fixed_yes, satisfaction = feedback
+            self.feedback_n += 1
+            self.feedback_fixed_yes += int(fixed_yes)
+            if satisfaction is not None:
+                self.satisfaction_n += 1
+                self.satisfaction_sum += satisfaction
+
+
+def service_of(service_code: str | None, service_hint: str | None) -> str:
+    """The category a report is counted in: the city's, else the resident's, else ``other``."""
+    return service_code or service_hint or UNCLASSIFIED
+
+
+def key_of(report: Report, tz: str) -> CellKey | None:
+    """The cell of a report, or None when it has no area (no position) yet."""
+    if not report.area_code:
+        return None
+    return (
+        month_of(report.created_at, tz),
+        report.area_code,
+        service_of(report.service_code, report.service_hint),
+    )
+
+
+def compute_cell(*, session: Session, key: CellKey, tz: str) -> CellFigures:
+    """Exact figures of one cell, from an indexed query on its area and month."""
+    month, area_code, service_code = key
+    start, end = month_bounds(month, tz)
+    stmt = (
+        sa.select(  # type: ignore[call-overload,misc]
+            Report.status,
+            Report.created_at,
+            Report.closed_at,
+            Report.service_code,
+            Report.service_hint,
+            Feedback.fixed,
+            Feedback.satisfaction,
+        )
+        .join(Feedback, col(Feedback.report_id) == col(Report.id), isouter=True)
+        .where(Report.area_code == area_code)
+        .where(col(Report.created_at) >= start, col(Report.created_at) < end)
+    )
+    figures = CellFigures()
+    for status, created, closed, code, hint, fb_fixed, fb_sat in session.execute(stmt):
+        if service_of(code, hint) != service_code:
+            continue
+        feedback = (bool(fb_fixed), fb_sat) if fb_fixed is not None else None
+        figures.add(status=status, created_at=created, closed_at=closed, feedback=feedback)
+    return figures
+
+
+def _store(session: Session, key: CellKey, figures: CellFigures) -> None:
+    cell = session.get(AggregateCell, key)
+    if figures.reports == 0:
+        if cell is not None:
+            session.delete(cell)
+        return
+    if cell is None:
+        cell = AggregateCell(month=key[0], area_code=key[1], service_code=key[2])
+    for name, value in vars(figures).items():
+        setattr(cell, name, value)
+    cell.updated_at = utcnow()
+    session.add(cell)
+
+
+def state(session: Session) -> AggregateState:
+    """The single state row (created on first use)."""
+    row = session.get(AggregateState, 1)
+    if row is None:
+        row = AggregateState(id=1)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def mark_changed(session: Session) -> None:
+    """Note that the raw cells changed, so the next publication rebuilds the snapshot."""
+    row = state(session)
+    row.raw_version += 1
+    session.add(row)
+
+
+def refresh_report(*, session: Session, report_id: int, tz: str) -> list[CellKey]:
+    """Recompute the cell of one report (and the cell it left); return the cells touched.
+
+    The caller commits.
+    """
+    keys: set[CellKey] = set()
+    previous = session.get(AggregateReportKey, report_id)
+    if previous is not None:
+        keys.add((previous.month, previous.area_code, previous.service_code))
+    report = session.get(Report, report_id)
+    current = key_of(report, tz) if report is not None else None
+    if current is not None:
+        keys.add(current)
+    for key in sorted(keys):
+        _store(session, key, compute_cell(session=session, key=key, tz=tz))
+    if current is None:
+        if previous is not None:
+            session.delete(previous)
+    elif previous is None:
+        session.add(
+            AggregateReportKey(
+                report_id=report_id, month=current[0], area_code=current[1], service_code=current[2]
+            )
+        )
+    else:
+        previous.month, previous.area_code, previous.service_code = current
+        session.add(previous)
+    if keys:
+        mark_changed(session)
+    return sorted(keys)
+
+
+def changed_reports_since(*, session: Session, since: datetime | None) -> tuple[set[int], datetime]:
+    """Reports with a status change or a questionnaire after ``since`` (indexed look-ups)."""
+    now = utcnow()
+    ids: set[int] = set()
+    updates = select(ReportUpdate.report_id).where(col(ReportUpdate.created_at) <= now)
+    feedback = select(Feedback.report_id).where(col(Feedback.created_at) <= now)
+    if since is not None:
+        updates = updates.where(col(ReportUpdate.created_at) > since)
+        feedback = feedback.where(col(Feedback.created_at) > since)
+    ids.update(session.exec(updates.distinct()))
+    ids.update(session.exec(feedback.distinct()))
+    return ids, now
+
+
+def catch_up(*, session: Session, tz: str, limit: int = 50_000) -> int:
+    """Fold every status change and questionnaire since the watermark into the raw cells.
+
+    A safety net for changes made by code that did not enqueue a refresh. With no watermark
+    yet (a fresh install), a full rebuild is the faster way and is done instead.
+    """
+    row = state(session)
+    if row.watermark is None:
+        rebuild_all(session=session, tz=tz)
+        return -1
+    ids, now = changed_reports_since(session=session, since=row.watermark)
+    if len(ids) > limit:
+        rebuild_all(session=session, tz=tz)
+        return -1
+    for report_id in sorted(ids):
+        refresh_report(session=session, report_id=report_id, tz=tz)
+    row = state(session)
+    row.watermark = now
+    session.add(row)
+    session.commit()
+    return len(ids)
+
+
+def _iter_reports(session: Session, batch: int = 20_000) -> Iterator[tuple[Any, ...]]:
+    stmt = (
+        sa.select(  # type: ignore[call-overload,misc]
+            Report.id,
+            Report.area_code,
+            Report.service_code,
+            Report.service_hint,
+            Report.status,
+            Report.created_at,
+            Report.closed_at,
+            Feedback.fixed,
+            Feedback.satisfaction,
+        )
+        .join(Feedback, col(Feedback.report_id) == col(Report.id), isouter=True)
+        .where(col(Report.area_code).is_not(None))
+        .execution_options(yield_per=batch)
+    )
+    yield from session.execute(stmt)
+
+
+def compute_all(
+    rows: Iterable[tuple[Any, ...]], tz: str
+) -> tuple[dict[CellKey, CellFigures], dict[int, CellKey]]:
+    """Every cell from report rows ``(id, area, service, hint, status, created, closed, fb...)``."""
+    cells: dict[CellKey, CellFigures] = defaultdict(CellFigures)
+    keys: dict[int, CellKey] = {}
+    month_cache: dict[tuple[int, int, int, int], str] = {}
+    for rid, area, code, hint, status, created, closed, fb_fixed, fb_sat in rows:
+        # Month boundaries fall on local midnight: the hour in UTC is enough to cache on.
+        hour_key = (created.year, created.month, created.day, created.hour)
+        month = month_cache.get(hour_key)
+        if month is None:
+            month = month_cache[hour_key] = month_of(created, tz)
+        key = (month, area, service_of(code, hint))
+        feedback = (bool(fb_fixed), fb_sat) if fb_fixed is not None else None
+        cells[key].add(status=status, created_at=created, closed_at=closed, feedback=feedback)
+        keys[rid] = key
+    return cells, keys
+
+
+def rebuild_all(*, session: Session, tz: str) -> int:
+    """Recompute every raw cell from the reports (nightly, and on a fresh install)."""
+    started = utcnow()
+    cells, keys = compute_all(_iter_reports(session), tz)
+    session.exec(delete(AggregateCell))  # type: ignore[call-overload]
+    session.exec(delete(AggregateReportKey))  # type: ignore[call-overload]
+    now = utcnow()
+    cell_rows = [
+        {"month": k[0], "area_code": k[1], "service_code": k[2], "updated_at": now, **vars(f)}
+        for k, f in cells.items()
+    ]
+    key_rows = [
+        {"report_id": rid, "month": k[0], "area_code": k[1], "service_code": k[2]}
+        for rid, k in keys.items()
+    ]
+    for table, rows in (
+        (AggregateCell.__table__, cell_rows),  # type: ignore[attr-defined]
+        (AggregateReportKey.__table__, key_rows),  # type: ignore[attr-defined]
+    ):
+        for i in range(0, len(rows), 10_000):
+            session.execute(sa.insert(table), rows[i : i + 10_000])  # type: ignore[arg-type]
+    row = state(session)
+    row.watermark = started
+    row.raw_version += 1
+    session.add(row)
+    session.commit()
+    return len(cell_rows)
