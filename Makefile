@@ -28,7 +28,7 @@ $(MODEL): $(INSTALLED) $(MODEL_INPUTS)
 	touch $(MODEL)
 
 translations: $(INSTALLED)
-	$(BIN)/pybabel compile -q -d public_site/translations
+	$(BIN)/pybabel compile -d public_site/translations
 
 # Debian's Chromium for the real-browser tests (Playwright drives it; it never downloads one).
 browser:
