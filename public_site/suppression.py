@@ -29,11 +29,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import linalg, sparse
-from scipy.sparse.linalg import lsqr
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 # Any hashable: (period, area, service) tuples in the publication, anything in tests.
 Key = Any
@@ -273,6 +274,10 @@ def find_recomputable(
                 r_idx.append(r)
                 c_idx.append(local[c])
                 data.append(v)
+        # scipy is imported here, not at the top: only the publishing job needs it, and the
+        # web process (which imports this module through the pages) stays lighter.
+        from scipy import sparse
+
         matrix = sparse.csr_matrix((data, (r_idx, c_idx)), shape=(len(crow), len(cols)))
         determined = _determined_columns(matrix, rng)
         found.update(unknowns[cols[i]] for i in determined)
@@ -281,6 +286,9 @@ def find_recomputable(
 
 def _determined_columns(matrix: sparse.csr_matrix, rng: np.random.Generator) -> list[int]:
     """Columns j such that e_j lies in the row space of ``matrix`` (x_j fixed by the system)."""
+    from scipy import linalg
+    from scipy.sparse.linalg import lsqr
+
     n = matrix.shape[1]
     if n <= DENSE_LIMIT:
         null = linalg.null_space(matrix.toarray())
