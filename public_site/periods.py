@@ -7,8 +7,10 @@ Marseille belongs to December, not to January as in UTC).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -107,39 +109,10 @@ def label(period: str, lang: str) -> str:
     """A human label: ``novembre 2026``, ``T4 2026`` / ``November 2026``, ``Q4 2026``."""
     k = kind(period)
     if k == "month":
-        names = MONTHS_EN if lang == "en" else MONTHS_FR
-        return f"{names[int(period[5:]) - 1]} {period[:4]}"
+        # Month names from the CLDR through Babel (already there for Flask-Babel).
+        first = date(int(period[:4]), int(period[5:]), 1)
+        return format_date(first, "MMMM y", locale="en" if lang == "en" else "fr")
     if k == "quarter":
         prefix = "Q" if lang == "en" else "T"
         return f"{prefix}{period[-1]} {period[:4]}"
     return period
-
-
-MONTHS_FR = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
-MONTHS_EN = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]

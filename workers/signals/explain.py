@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from babel.dates import format_date
+
 NNBSP = "\u202f"  # narrow no-break space: thousands, before ; : ? !
 NBSP = "\u00a0"  # no-break space: before %, inside guillemets
 
@@ -36,34 +38,6 @@ SERVICE_PHRASES: dict[str, tuple[str, str]] = {
     "other": ("divers", "miscellaneous"),
 }
 
-_MONTHS_FR = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
-_MONTHS_EN = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 # Marseille's arrondissements are INSEE communes 13201..13216; other cities' parents are
 # named from their own area rows.
 _MARSEILLE_ARR = re.compile(r"^132(0[1-9]|1[0-6])$")
@@ -151,12 +125,12 @@ def ordinal_en(n: int) -> str:
 def date_fr(day: date) -> str:
     """``1er mars 2025``, ``12 mars 2025``."""
     d = "1er" if day.day == 1 else str(day.day)
-    return f"{d} {_MONTHS_FR[day.month - 1]} {day.year}"
+    return f"{d} {format_date(day, 'MMMM y', locale='fr')}"
 
 
 def date_en(day: date) -> str:
     """``12 March 2025``."""
-    return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+    return format_date(day, "d MMMM y", locale="en")
 
 
 def join_fr(items: Sequence[str]) -> str:
