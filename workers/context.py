@@ -23,11 +23,10 @@ def worker_app() -> Flask:
 @contextmanager
 def job_session() -> Iterator[Session]:
     """An app context and a session of its own for one job."""
-    from flask import current_app, has_app_context
+    from flask import has_app_context
 
     if has_app_context():
         # Run in-process (tests, a CLI command): use the app already pushed.
-        _ = current_app.name
         with db.new_session() as session:
             yield session
         return
