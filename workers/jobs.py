@@ -184,8 +184,18 @@ def refresh_aggregates(report_id: int) -> dict[str, Any]:
         keys = aggregates.refresh_report(
             session=session, report_id=report_id, tz=current_app.config["PUBLIC_TIMEZONE"]
         )
+        mark_own_row_done(session)
         session.commit()
     return {"report_id": report_id, "cells": len(keys)}
+
+
+def mark_own_row_done(session: Any) -> None:
+    """Mark the outbox row of the running RQ job done (in the caller's transaction)."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is not None:
+        outbox.mark_done(session=session, job_id=job.id)
 
 
 def publish_aggregates(force: bool = False) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from backend.models import Feedback, Report, ReportStatus
+from backend.models import Feedback, OutboxMessage, Report, ReportStatus
 from backend.services import outbox
 
 REFRESH_JOB = "workers.jobs.refresh_aggregates"
@@ -24,17 +25,19 @@ class FeedbackError(ValueError):
         self.code = code
 
 
-def enqueue_refresh(*, session: Session, report_id: int) -> None:
+def enqueue_refresh(*, session: Session, report_id: int) -> OutboxMessage:
     """Refresh the report's aggregates after the caller's commit (through the outbox).
 
-    Any code that changes a report outside the worker's pipeline (a staff status change, a
-    recategorisation) calls this in its transaction; the scheduled catch-up is the safety net.
+    Any code that changes a report outside the worker's pipeline (a status change from the
+    city's back office, a recategorisation) calls this in its transaction, and may push the
+    returned row after its commit (the relay pushes it otherwise); the scheduled catch-up is
+    the safety net. Each change gets its own job id: the job marks its own row done.
     """
-    outbox.add_job(
+    return outbox.add_job(
         session=session,
         job_path=REFRESH_JOB,
         args=[report_id],
-        job_id=f"refresh-aggregates-{report_id}",
+        job_id=f"refresh-aggregates-{report_id}-{secrets.token_hex(6)}",
         queue="default",
     )
 

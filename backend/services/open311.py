@@ -43,6 +43,7 @@ from backend.models import (
 from backend.models.report import CLOSED_STATUSES
 from backend.schemas.open311 import parse_w3c, validation_messages, w3c
 from backend.schemas.reports import ReportCreateSchema
+from backend.services import feedback as feedback_service
 from backend.services import reports as reports_service
 from backend.services.catalogue import get_active_service, list_services
 from backend.services.contacts import ContactCipher
@@ -942,6 +943,8 @@ def post_update(
                 session=session, report=report, status=status, public_note=note, author=author
             )
             update.created_at = at
+            # The public indicators follow the new status without waiting for the catch-up.
+            feedback_service.enqueue_refresh(session=session, report_id=report_id)
         session.flush()
         assert update.id is not None
         session.add(

@@ -17,9 +17,9 @@ import redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from backend.db import utcnow
+from backend.db import insert_row, utcnow
 from backend.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -42,22 +42,27 @@ def add_job(
 ) -> OutboxMessage:
     """Add a job to the outbox in the caller's transaction (committed with the caller's data)."""
     message = OutboxMessage(job_path=job_path, args=args, job_id=job_id, queue=queue)
-    session.add(message)
+    insert_row(session, message)
     return message
 
 
 def push(message: OutboxMessage, *, connection: redis.Redis, job_timeout: int = 300) -> bool:
     """Enqueue one outbox row on RQ; False (and a warning) when Redis is unreachable."""
     try:
-        Queue(message.queue, connection=connection).enqueue(
-            message.job_path,
-            *message.args,
-            job_id=message.job_id,
-            job_timeout=job_timeout,
-            retry=DEFAULT_RETRY,
-            result_ttl=3600,
-            failure_ttl=7 * 24 * 3600,
-        )
+        # One round trip: RQ writes the queue's name, the job and the queue entry through the
+        # given pipeline and leaves its execution to us.
+        with connection.pipeline() as pipe:
+            Queue(message.queue, connection=connection).enqueue(
+                message.job_path,
+                *message.args,
+                job_id=message.job_id,
+                job_timeout=job_timeout,
+                retry=DEFAULT_RETRY,
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+                pipeline=pipe,
+            )
+            pipe.execute()
     except redis.RedisError as exc:
         log.warning("outbox: Redis unavailable, %s stays pending (%s)", message.job_id, exc)
         return False
@@ -119,5 +124,5 @@ def mark_done(*, session: Session, job_id: str) -> None:
 
 def pending_count(*, session: Session) -> int:
     """How many outbox rows are not done yet."""
-    stmt = select(OutboxMessage.id).where(col(OutboxMessage.done_at).is_(None))
-    return len(session.exec(stmt).all())
+    stmt = select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.done_at).is_(None))
+    return session.exec(stmt).one()

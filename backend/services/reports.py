@@ -14,7 +14,7 @@ import redis
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backend.db import utcnow
+from backend.db import insert_row, utcnow
 from backend.models import IdempotencyRecord, Report, ReportStatus, ReportUpdate, Service
 from backend.services import outbox
 from backend.services.areas import OutsideCityError, area_for_position
@@ -159,10 +159,12 @@ def submit_report(
         updated_at=now,
     )
     try:
-        session.add(report)
-        session.flush()
+        insert_row(session, report)
         assert report.id is not None
-        session.add(ReportUpdate(report_id=report.id, status=ReportStatus.RECEIVED, created_at=now))
+        insert_row(
+            session,
+            ReportUpdate(report_id=report.id, status=ReportStatus.RECEIVED, created_at=now),
+        )
         contact = data.get("contact")
         if contact and (contact.get("email") or contact.get("phone")):
             details = ContactDetails(

@@ -11,8 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from sqlalchemy import text
 from sqlmodel import Session, select
 
+from backend.db import make_engine
 from backend.models import Contact, IdempotencyRecord, OutboxMessage, Report, ReportUpdate
 from backend.services.contacts import ContactCipher, delete_contact, load_keys, read_contact
 
@@ -418,6 +420,34 @@ def test_contacts_of_long_closed_reports_are_purged(client: FlaskClient, session
     assert remaining == {reports["recent"].id, reports["open"].id}
 
 
+def test_a_lost_database_connection_gets_503_and_the_retry_is_stored(
+    client: FlaskClient, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server connection to lose")
+    assert post(client, {"description": "avant", **VIEUX_PORT}).status_code == 201
+    # The database server drops every connection (a restart, a failover).
+    admin = make_engine(database_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+    lost = post(client, {"description": "pendant", **VIEUX_PORT})
+    assert lost.status_code == 503 and lost.headers["Retry-After"] == "1"
+    assert "send the request again" in lost.json["message"]
+    # The phone's retry gets a fresh connection.
+    assert post(client, {"description": "après", **VIEUX_PORT}).status_code == 201
+    reader = make_engine(database_url)
+    with Session(reader) as fresh:
+        stored = [r.description for r in fresh.exec(select(Report).order_by(Report.id))]
+    reader.dispose()
+    assert stored == ["avant", "après"]
+
+
 def test_intake_is_rate_limited_per_client(
     app: Flask, database_url: str, redis_url: str, instance_path: Path
 ) -> None:
@@ -438,5 +468,6 @@ def test_intake_is_rate_limited_per_client(
         )
     assert codes == [201, 201, 201, 429]
     assert last.json["code"] == 429
+    assert 1 <= int(last.headers["Retry-After"]) <= 60
     assert other.status_code == 201
     limited.extensions["lanterne.db"].dispose()

@@ -5,16 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from werkzeug.test import TestResponse
 
 from backend.cli import main
 from backend.cli_apikey import apikey_group
 from backend.db import utcnow
-from backend.models import ApiKey, ExternalUpdate, Report, ReportUpdate
-from backend.services import apikeys
+from backend.models import (
+    AggregateCell,
+    ApiKey,
+    ExternalUpdate,
+    OutboxMessage,
+    Report,
+    ReportUpdate,
+)
+from backend.services import apikeys, outbox
 from tests.open311.conftest import BASE, validate
 
 PostRequest = Callable[..., TestResponse]
@@ -83,6 +91,39 @@ def test_a_late_update_does_not_overwrite_a_newer_status(
     assert report is not None and report.status == "fixed"
     statuses = [u["status"] for u in client.get(f"{BASE}/servicerequestupdates.json").get_json()]
     assert statuses == ["in_progress", "fixed"]  # in time order
+
+
+def test_a_back_office_fix_reaches_the_public_figures(
+    client: FlaskClient,
+    post_request: PostRequest,
+    backoffice_key: str,
+    session: Session,
+    redis_client: redis.Redis,
+    run_jobs: Callable[[], int],
+) -> None:
+    def deliver_outbox() -> None:
+        for message in session.exec(select(OutboxMessage).where(col(OutboxMessage.done_at).is_(None))):
+            outbox.push(message, connection=redis_client)
+        run_jobs()
+        session.expire_all()
+
+    request_id = post_request().get_json()[0]["service_request_id"]
+    deliver_outbox()
+    cell = session.exec(select(AggregateCell)).one()
+    assert (cell.reports, cell.fixed) == (1, 0)
+    fixed = post_update(
+        client,
+        backoffice_key,
+        service_request_id=request_id,
+        update_id="U9",
+        status="FIXED",
+        updated_datetime=utcnow().isoformat(),
+    )
+    assert fixed.status_code == 200
+    deliver_outbox()
+    cell = session.exec(select(AggregateCell)).one()
+    assert (cell.reports, cell.fixed) == (1, 1)
+    assert outbox.pending_count(session=session) == 0
 
 
 def test_update_errors(

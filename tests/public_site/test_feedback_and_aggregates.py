@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from backend.models import AggregateCell, Area, Feedback, OutboxMessage, ReportStatus, Service
+from backend.db import utcnow
+from backend.services import outbox
 from backend.services.reports import set_status
 from tests.conftest import reference_path
 from tests.public_site.conftest import add_report, json_of, month_start
@@ -46,6 +50,34 @@ def test_questionnaire_once_the_city_says_fixed(client: FlaskClient, session: Se
     # The aggregates are refreshed through the outbox, in the same transaction.
     jobs = [m.job_path for m in session.exec(select(OutboxMessage))]
     assert "workers.jobs.refresh_aggregates" in jobs
+
+
+def test_the_refresh_an_answer_queues_runs_once_and_updates_the_figures(
+    client: FlaskClient,
+    session: Session,
+    redis_client: redis.Redis,
+    run_jobs: Callable[[], int],
+) -> None:
+    report = add_report(session, area="1320101", service="streetlight", created=month_start(0))
+    session.commit()
+    aggregates.rebuild_all(session=session, tz=TZ)
+    set_status(session=session, report=report, status=ReportStatus.FIXED)
+    session.commit()
+    url = f"/api/v1/reports/{report.tracking_id}/feedback"
+    assert client.post(url, json={"fixed": False, "satisfaction": 2}).status_code == 201
+    message = session.exec(select(OutboxMessage)).one()
+    # Older than the web's own grace: the relay's business now.
+    message.created_at = utcnow() - timedelta(minutes=1)
+    session.commit()
+    assert outbox.dispatch_pending(session=session, connection=redis_client) == 1
+    assert run_jobs() == 1
+    session.expire_all()
+    assert session.get(OutboxMessage, message.id).done_at is not None  # type: ignore[union-attr]
+    cell = session.exec(select(AggregateCell)).one()
+    assert (cell.reports, cell.fixed, cell.feedback_n, cell.satisfaction_sum) == (1, 1, 1, 2)
+    # Done rows are not pushed again: the relay does not loop on a finished refresh.
+    assert outbox.dispatch_pending(session=session, connection=redis_client) == 0
+    assert outbox.pending_count(session=session) == 0
 
 
 def test_satisfaction_is_published_only_over_enough_answers(
