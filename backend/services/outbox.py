@@ -124,5 +124,7 @@ def mark_done(*, session: Session, job_id: str) -> None:
 
 def pending_count(*, session: Session) -> int:
     """How many outbox rows are not done yet."""
-    stmt = select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.done_at).is_(None))
+    stmt = (
+        select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.done_at).is_(None))
+    )
     return session.exec(stmt).one()

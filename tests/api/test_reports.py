@@ -8,10 +8,10 @@ import stat
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from backend.db import make_engine
@@ -430,7 +430,7 @@ def test_a_lost_database_connection_gets_503_and_the_retry_is_stored(
     admin = make_engine(database_url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(
-            text(
+            sa.text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )

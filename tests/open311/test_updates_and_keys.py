@@ -102,7 +102,9 @@ def test_a_back_office_fix_reaches_the_public_figures(
     run_jobs: Callable[[], int],
 ) -> None:
     def deliver_outbox() -> None:
-        for message in session.exec(select(OutboxMessage).where(col(OutboxMessage.done_at).is_(None))):
+        for message in session.exec(
+            select(OutboxMessage).where(col(OutboxMessage.done_at).is_(None))
+        ):
             outbox.push(message, connection=redis_client)
         run_jobs()
         session.expire_all()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -12,8 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from backend.models import AggregateCell, Area, Feedback, OutboxMessage, ReportStatus, Service
 from backend.db import utcnow
+from backend.models import AggregateCell, Area, Feedback, OutboxMessage, ReportStatus, Service
 from backend.services import outbox
 from backend.services.reports import set_status
 from tests.conftest import reference_path
