@@ -1,4 +1,11 @@
-"""Choropleth maps with folium, on simplified geometries, with Leaflet served by the site itself.
+"""Choropleth maps: simplified outlines drawn by folium in the worker, figures added per page.
+
+The outlines of the areas change only when areas are imported, while the figures change at
+every publication. So the worker's publication renders each map's outlines once with folium
+(``public_site.map_render``) and stores them (``PublishedMap``); a page reads the stored map
+and adds a short script that applies its own figures (fill colour, dashes, tooltip text).
+This module is what the web process needs: it never imports folium, branca or pandas (~75 MB
+in each web worker).
 
 Folium's defaults pull Leaflet, jQuery, Bootstrap and Font Awesome from CDNs; the public site
 loads only Leaflet, vendored by the ``xstatic-leaflet`` package and served from this site (no
@@ -8,6 +15,7 @@ tile server (``LANTERNE_PUBLIC_MAP_TILES``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -15,17 +23,25 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import folium
 import h3
 import shapely
+import sqlalchemy as sa
 from shapely.geometry import mapping, shape
+from sqlmodel import Session
+
+from backend.models import PublishedMap
+from public_site.publication import CITY
 
 if TYPE_CHECKING:
-    from public_site.publication import AreaNode
+    from public_site.publication import AreaNode, Hierarchy
 
 # ~40 m: invisible at city zoom, and divides the size of Marseille's quartiers by ~15.
 SIMPLIFY_DEGREES = 0.0004
 COORD_DECIMALS = 5
+# Bump when the rendering changes (public_site.map_render): every stored map is drawn again.
+MAP_FORMAT = 1
+# Zoom below which the city map shows the parent level (arrondissements) instead of the finest.
+SWITCH_ZOOM = 11
 # ColorBrewer YlOrRd, 5 classes (colour-blind safe); hidden and empty cells are greys.
 PALETTE = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
 HIDDEN_FILL = "#bdbdbd"
@@ -97,7 +113,7 @@ class MapArea:
 
 @dataclass
 class BaseMap:
-    """A folium map of outlines, rendered once per set of areas and reused by every page."""
+    """A folium map of outlines, rendered once per set of inputs and reused by every page."""
 
     element: str
     script: str
@@ -113,103 +129,130 @@ class RenderedMap:
     script: str
 
 
-_BASE_CACHE: OrderedDict[tuple[Any, ...], BaseMap] = OrderedDict()
-_BASE_LOCK = threading.Lock()
-BASE_CACHE_SIZE = 256
+@dataclass
+class MapSpec:
+    """What a base map is drawn from: its name, its layers of areas and the zoom switch.
 
-
-def base_map(
-    *,
-    key: tuple[Any, ...],
-    layers: list[list[AreaNode]],
-    tiles: str | None,
-    attribution: str,
-    switch_zoom: int | None = None,
-) -> BaseMap:
-    """The folium map of the areas' outlines (cached under ``key``).
-
-    Folium renders in hundreds of milliseconds; the outlines change only when areas are
-    imported, so they are rendered once, and each page only sends its figures (a few KB)
-    that a short script applies to the features (fill colour, dashes, tooltip text).
+    The web and the worker build specs from the same hierarchy, so the fingerprint of a page's
+    spec finds the map the publication rendered for it (and no map of other areas).
     """
-    with _BASE_LOCK:
-        cached = _BASE_CACHE.get(key)
-        if cached is not None:
-            _BASE_CACHE.move_to_end(key)
-            return cached
-    fmap = folium.Map(location=[43.2965, 5.3698], zoom_start=12, tiles=None, control_scale=True)
-    # Only Leaflet, from this site (see the module docstring).
-    fmap.default_js = []
-    fmap.default_css = []
-    if tiles:
-        folium.TileLayer(tiles=tiles, attr=attribution or " ", name="base").add_to(fmap)
-    names: list[str] = []
-    lats: list[float] = []
-    lons: list[float] = []
-    for index, nodes in enumerate(layers):
-        features = []
-        for node in nodes:
-            geometry = area_geometry(node)
-            if geometry is None:
-                continue
-            minx, miny, maxx, maxy = shape(geometry).bounds
-            lats += [miny, maxy]
-            lons += [minx, maxx]
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": geometry,
-                    "properties": {"c": node.code, "t": ""},
-                }
-            )
-        if not features:
-            continue
-        layer = folium.GeoJson(
-            {"type": "FeatureCollection", "features": features},
-            style_function=lambda _f: {
-                "fillColor": EMPTY_FILL,
-                "color": "#444444",
-                "weight": 1,
-                "fillOpacity": 0.75,
-            },
-            highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
-            tooltip=folium.GeoJsonTooltip(fields=["t"], labels=False),
-            name=f"layer{index}",
-            embed=True,
-            show=index == 0,
-        )
-        layer.add_to(fmap)
-        names.append(layer.get_name())
-    if lats:
-        fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
-    root: Any = fmap.get_root()  # a branca Figure (header, html, script)
-    root.render()
-    map_name = fmap.get_name()
-    # Folium gives the script's body; the page needs the element.
-    script = "<script>" + root.script.render() + "</script>"
-    if switch_zoom is not None and len(names) == 2:
-        fine, coarse = names
-        script += (
-            "\n<script>(function(){"
-            f"var m={map_name},f={fine},c={coarse};"
-            f"function s(){{if(m.getZoom()<{switch_zoom}){{m.removeLayer(f);c.addTo(m);}}"
-            "else{m.removeLayer(c);f.addTo(m);}}"
-            "m.on('zoomend',s);s();})();</script>"
-        )
-    result = BaseMap(
-        element=root.html.render(), script=script, map_name=map_name, layer_names=names
+
+    key: str
+    layers: list[list[AreaNode]]
+    switch_zoom: int | None = None
+
+    def fingerprint(self, *, tiles: str | None, attribution: str) -> str:
+        """A hash of every input of the rendering (areas, settings, ``MAP_FORMAT``)."""
+        digest = hashlib.sha256()
+        head = [MAP_FORMAT, self.key, tiles or "", attribution or "", self.switch_zoom]
+        digest.update(json.dumps(head).encode())
+        for nodes in self.layers:
+            digest.update(b"\x1elayer")
+            for node in nodes:
+                geometry = node.geometry or ""
+                # Each field's length first: no two different inputs give the same bytes.
+                fields = [node.code, node.level, node.name, len(geometry)]
+                digest.update(json.dumps(fields, ensure_ascii=False).encode())
+                digest.update(geometry.encode())
+        return digest.hexdigest()
+
+
+def city_map_spec(hierarchy: Hierarchy, *, fine_first: bool) -> MapSpec:
+    """The city page's map: the finest areas and their parents (shown by zoom level).
+
+    With ``fine_first`` the finest areas show when zoomed in and the parents when zoomed out;
+    otherwise (the page asked for the parents' level) the parents are on top and stay.
+    """
+    fine = hierarchy.level_codes(hierarchy.finest_level)
+    coarse = hierarchy.level_codes(hierarchy.parent_level) if hierarchy.parent_level else []
+    order = [fine, coarse] if fine_first else [coarse, fine]
+    return MapSpec(
+        key="city:fine" if fine_first else "city:coarse",
+        layers=[[hierarchy.nodes[c] for c in codes] for codes in order if codes],
+        switch_zoom=SWITCH_ZOOM if coarse and fine_first else None,
     )
-    with _BASE_LOCK:
-        _BASE_CACHE[key] = result
-        while len(_BASE_CACHE) > BASE_CACHE_SIZE:
-            _BASE_CACHE.popitem(last=False)
-    return result
+
+
+def area_map_spec(node: AreaNode) -> MapSpec:
+    """An area's page's map: its outline alone."""
+    return MapSpec(key=f"area:{node.code}", layers=[[node]])
+
+
+def map_specs(hierarchy: Hierarchy) -> list[MapSpec]:
+    """Every map a page can ask for: the city's (one or two) and each area's."""
+    specs = [city_map_spec(hierarchy, fine_first=True)]
+    if hierarchy.parent_level:
+        specs.append(city_map_spec(hierarchy, fine_first=False))
+    specs += [area_map_spec(n) for code, n in sorted(hierarchy.nodes.items()) if code != CITY]
+    return specs
+
+
+# --- stored maps, as the web reads them -----------------------------------------------------
+
+_STORED: OrderedDict[str, tuple[str, BaseMap]] = OrderedDict()
+_FINGERPRINTS: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_STORED_LOCK = threading.Lock()
+# A city map weighs ~150 KB (its outlines), an area's a few KB: at most a few MB per process.
+STORED_CACHE_SIZE = 256
+
+
+def stored_base_map(
+    session: Session, spec: MapSpec, *, tiles: str | None, attribution: str, version: Any
+) -> BaseMap | None:
+    """The base map the publication rendered for ``spec``, or None when there is none yet.
+
+    None means the map was not rendered for these areas and settings: nothing was published
+    yet, or areas were imported (or the tile settings changed) since the last publication,
+    which renders it. ``version`` identifies the hierarchy (the catalogue's serial): the
+    fingerprint (a hash of the outlines, a few ms for a city) is computed once per version.
+    Maps are kept in memory by fingerprint, so a map drawn from other inputs is never served.
+    """
+    fingerprint_key = (version, spec.key, tiles, attribution)
+    with _STORED_LOCK:
+        fingerprint = _FINGERPRINTS.get(fingerprint_key)
+    if fingerprint is None:
+        fingerprint = spec.fingerprint(tiles=tiles, attribution=attribution)
+        with _STORED_LOCK:
+            _FINGERPRINTS[fingerprint_key] = fingerprint
+            while len(_FINGERPRINTS) > STORED_CACHE_SIZE:
+                _FINGERPRINTS.popitem(last=False)
+    with _STORED_LOCK:
+        cached = _STORED.get(spec.key)
+        if cached is not None and cached[0] == fingerprint:
+            _STORED.move_to_end(spec.key)
+            return cached[1]
+    table = PublishedMap.__table__  # type: ignore[attr-defined]
+    row = session.execute(
+        sa.select(table.c.element, table.c.script, table.c.map_name, table.c.layer_names).where(
+            table.c.key == spec.key, table.c.fingerprint == fingerprint
+        )
+    ).first()
+    if row is None:
+        return None
+    base = BaseMap(
+        element=row.element,
+        script=row.script,
+        map_name=row.map_name,
+        layer_names=list(row.layer_names),
+    )
+    with _STORED_LOCK:
+        _STORED[spec.key] = (fingerprint, base)
+        while len(_STORED) > STORED_CACHE_SIZE:
+            _STORED.popitem(last=False)
+    return base
+
+
+def clear_cache() -> None:
+    """Forget the stored maps kept in memory (tests)."""
+    with _STORED_LOCK:
+        _STORED.clear()
+        _FINGERPRINTS.clear()
 
 
 def render_map(
     base: BaseMap, *, areas: list[MapArea], bounds: list[int], label: str
 ) -> RenderedMap:
-    """The page's map: the cached outlines, with this page's figures applied by a script."""
+    """The page's map: the stored outlines, with this page's figures applied by a script."""
     data = {
         a.node.code: {
             "t": a.text,

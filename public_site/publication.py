@@ -2,13 +2,17 @@
 
 Every figure the public can see (pages, open data, ``/api/v1/indicators``) comes from the
 ``published_cell`` table and the files written here, rebuilt in one transaction by the
-``publish_aggregates`` job when the raw cells changed. Nothing public reads a report.
+``publish_aggregates`` job when the raw cells or the areas changed. Nothing public reads a
+report. The publication also renders the maps' outlines with folium when their inputs changed
+(``PublishedMap``), so that the web process never has to.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -24,7 +28,15 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, delete, select
 
 from backend.db import utcnow
-from backend.models import AggregateCell, AggregateState, Area, PublishedCell, Report, Service
+from backend.models import (
+    AggregateCell,
+    AggregateState,
+    Area,
+    PublishedCell,
+    PublishedMap,
+    Report,
+    Service,
+)
 from public_site import periods
 from public_site.suppression import Relation, protect
 
@@ -34,6 +46,8 @@ NOW = "now"
 OPEN_DATA_DIR = "public_data"
 LICENCE = "Licence Ouverte / Open Licence 2.0 (Etalab)"
 LICENCE_URL = "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -411,19 +425,50 @@ class PublishSettings:
     tz: str
     grid: float
     out_dir: Path
+    # Base map tiles of the public maps (LANTERNE_PUBLIC_MAP_TILES, ..._ATTRIBUTION).
+    map_tiles: str | None = None
+    map_attribution: str = ""
+
+
+def inputs_fingerprint(*, session: Session, settings: PublishSettings) -> str:
+    """A hash of what a publication depends on besides the raw cells: areas and map settings.
+
+    Areas (outlines, names, levels, parents, populations) shape the roll-up, the rates, the
+    open data and the maps; a change to them (``lanterne areas import``, ``areas population``)
+    calls for a publication even when no report changed.
+    """
+    from public_site.maps import MAP_FORMAT
+
+    digest = hashlib.sha256()
+    head = [MAP_FORMAT, settings.map_tiles or "", settings.map_attribution or ""]
+    digest.update(json.dumps(head).encode())
+    stmt = sa.select(  # type: ignore[call-overload]
+        Area.code, Area.name, Area.level, Area.parent_code, Area.population, Area.geometry
+    ).order_by(col(Area.code))
+    for code, name, level, parent, population, geometry in session.execute(stmt):
+        fields = [code, name, level, parent, population, len(geometry)]
+        digest.update(json.dumps(fields, ensure_ascii=False).encode())
+        digest.update(geometry.encode())
+    return digest.hexdigest()
 
 
 def publish(*, session: Session, settings: PublishSettings, force: bool = False) -> dict[str, Any]:
-    """Rebuild the published snapshot and the open data files when the raw cells changed."""
+    """Rebuild the published snapshot, the open data files and the maps when anything changed.
+
+    Anything: the raw cells, or the areas and map settings (``inputs_fingerprint``). The maps'
+    outlines are drawn again only for the maps whose own inputs changed.
+    """
     state = session.get(AggregateState, 1)
     if state is None:
         state = AggregateState(id=1)
         session.add(state)
         session.flush()
+    inputs = inputs_fingerprint(session=session, settings=settings)
     if (
         not force
         and state.published_at is not None
         and state.published_version == state.raw_version
+        and (state.details or {}).get("inputs") == inputs
     ):
         return {"published": False, "version": state.published_version}
     raw_version = state.raw_version
@@ -445,6 +490,8 @@ def publish(*, session: Session, settings: PublishSettings, force: bool = False)
         months=months,
         threshold=settings.threshold,
     )
+    # Drawn before the first write: SQLite holds its write lock until the commit.
+    maps = render_changed_maps(session=session, hierarchy=hierarchy, settings=settings)
     session.exec(delete(PublishedCell))  # type: ignore[call-overload]
     for i in range(0, len(snapshot.rows), 10_000):
         session.execute(sa.insert(PublishedCell.__table__), snapshot.rows[i : i + 10_000])  # type: ignore[attr-defined]
@@ -456,6 +503,7 @@ def publish(*, session: Session, settings: PublishSettings, force: bool = False)
         hierarchy=hierarchy,
         object_services=object_services,
     )
+    write_maps(session=session, maps=maps)
     state = session.get(AggregateState, 1)
     assert state is not None
     state.published_version = raw_version
@@ -468,10 +516,86 @@ def publish(*, session: Session, settings: PublishSettings, force: bool = False)
         "last_month": months[-1],
         "finest_level": hierarchy.finest_level,
         "parent_level": hierarchy.parent_level,
+        "inputs": inputs,
     }
     session.add(state)
     session.commit()
-    return {"published": True, "version": raw_version, **state.details}
+    return {
+        "published": True,
+        "version": raw_version,
+        **state.details,
+        "maps_rendered": len(maps.rows),
+        "maps_failed": maps.failed,
+    }
+
+
+# --- maps -----------------------------------------------------------------------------------
+
+
+@dataclass
+class MapUpdate:
+    """The base maps a publication drew again, and the stored ones no page asks for any more."""
+
+    rows: list[PublishedMap]
+    stale: list[str]
+    failed: list[str] = field(default_factory=list)
+
+
+def render_changed_maps(
+    *, session: Session, hierarchy: Hierarchy, settings: PublishSettings
+) -> MapUpdate:
+    """Draw with folium the base maps whose inputs changed since they were stored (no writes).
+
+    Each map is keyed by the fingerprint of its inputs (its areas' outlines, names and levels,
+    the tile settings, ``MAP_FORMAT``): a publication where none changed draws nothing and does
+    not even import folium. A map that cannot be drawn is logged and left out (its page shows
+    its table and a notice) rather than holding back the figures; the next forced publication
+    (nightly) tries again.
+    """
+    from public_site.maps import map_specs
+
+    table = PublishedMap.__table__  # type: ignore[attr-defined]
+    stored = {key: fp for key, fp in session.execute(sa.select(table.c.key, table.c.fingerprint))}
+    update = MapUpdate(rows=[], stale=[])
+    wanted: set[str] = set()
+    for spec in map_specs(hierarchy):
+        wanted.add(spec.key)
+        fingerprint = spec.fingerprint(
+            tiles=settings.map_tiles, attribution=settings.map_attribution
+        )
+        if stored.get(spec.key) == fingerprint:
+            continue
+        # folium (~75 MB with pandas) is imported here, by the worker, and only to draw.
+        from public_site.map_render import render_base_map
+
+        try:
+            base = render_base_map(
+                spec, tiles=settings.map_tiles, attribution=settings.map_attribution
+            )
+        except Exception:
+            log.exception("base map %s could not be drawn; its page shows its table", spec.key)
+            update.failed.append(spec.key)
+            continue
+        update.rows.append(
+            PublishedMap(
+                key=spec.key,
+                fingerprint=fingerprint,
+                element=base.element,
+                script=base.script,
+                map_name=base.map_name,
+                layer_names=base.layer_names,
+            )
+        )
+    update.stale = sorted(set(stored) - wanted)
+    return update
+
+
+def write_maps(*, session: Session, maps: MapUpdate) -> None:
+    """Replace the maps drawn again and drop the stale ones (in the caller's transaction)."""
+    keys = [row.key for row in maps.rows] + maps.stale + maps.failed
+    for i in range(0, len(keys), 500):
+        session.exec(delete(PublishedMap).where(col(PublishedMap.key).in_(keys[i : i + 500])))  # type: ignore[call-overload]
+    session.add_all(maps.rows)
 
 
 # --- open data ------------------------------------------------------------------------------

@@ -28,9 +28,9 @@ from werkzeug.exceptions import HTTPException
 
 from backend.extensions import db, limiter
 from backend.services import reports as reports_service
-from public_site import TRANSLATIONS, periods
+from public_site import TRANSLATIONS, maps, periods
 from public_site import indicators as ind
-from public_site.maps import MapArea, base_map, classes, fill_for, render_map
+from public_site.maps import MapArea, classes, fill_for, render_map
 from public_site.publication import ALL, CITY, LICENCE, LICENCE_URL, NOW, open_data_path
 
 bp = Blueprint(
@@ -182,9 +182,24 @@ def cached_page(view: Callable[..., str]) -> Callable[..., str]:
 
 
 def clear_page_cache() -> None:
-    """Forget every cached page (tests)."""
+    """Forget every cached page, and the maps kept in memory (tests)."""
     with _PAGES_LOCK:
         _PAGES.clear()
+    maps.clear_cache()
+
+
+def stored_map(cat: ind.Catalogue, spec: maps.MapSpec) -> maps.BaseMap | None:
+    """The base map the last publication drew for ``spec``, or None (the page shows a notice).
+
+    Maps are drawn with folium by the worker at publication, never here (see public_site.maps).
+    """
+    return maps.stored_base_map(
+        db.session,
+        spec,
+        tiles=current_app.config.get("PUBLIC_MAP_TILES"),
+        attribution=current_app.config.get("PUBLIC_MAP_ATTRIBUTION") or "",
+        version=cat.serial,
+    )
 
 
 # --- the city -------------------------------------------------------------------------------
@@ -274,21 +289,18 @@ def index() -> str:
         what=names[service].lower(),
         period=periods.label(period, lang()),
     )
-    fine_first = level == hierarchy.finest_level
-    order = [fine_codes, coarse_codes] if fine_first else [coarse_codes, fine_codes]
-    base = base_map(
-        key=("city", cat.serial, fine_first),
-        layers=[[hierarchy.nodes[c] for c in codes] for codes in order if codes],
-        tiles=current_app.config.get("PUBLIC_MAP_TILES"),
-        attribution=current_app.config.get("PUBLIC_MAP_ATTRIBUTION") or "",
-        switch_zoom=11 if coarse_codes and fine_first else None,
-    )
+    spec = maps.city_map_spec(hierarchy, fine_first=level == hierarchy.finest_level)
+    base = stored_map(cat, spec)
     # Each level gets its own classes (quartiers and arrondissements differ tenfold).
-    rendered = render_map(
-        base,
-        areas=areas_for(fine_codes, bounds) + areas_for(coarse_codes, coarse_bounds),
-        bounds=bounds,
-        label=label,
+    rendered = (
+        render_map(
+            base,
+            areas=areas_for(fine_codes, bounds) + areas_for(coarse_codes, coarse_bounds),
+            bounds=bounds,
+            label=label,
+        )
+        if base is not None
+        else None
     )
     legend_bounds = bounds if level == hierarchy.finest_level else coarse_bounds
     rows = []
@@ -472,17 +484,16 @@ def area(code: str) -> str:
     trend = [(m, ind.value(table, (m, code, ALL))) for m in trend_months]
     peak = max([v for _m, v in trend if v] or [1])
     map_area = MapArea(node=node, value=ind.value(table, (month, code, ALL)), text=_area_name(node))
-    base = base_map(
-        key=("area", cat.serial, code),
-        layers=[[node]],
-        tiles=current_app.config.get("PUBLIC_MAP_TILES"),
-        attribution=current_app.config.get("PUBLIC_MAP_ATTRIBUTION") or "",
-    )
-    rendered = render_map(
-        base,
-        areas=[map_area],
-        bounds=[max(1, map_area.value or 1)],
-        label=_("Map of %(name)s", name=_area_name(node)),
+    base = stored_map(cat, maps.area_map_spec(node))
+    rendered = (
+        render_map(
+            base,
+            areas=[map_area],
+            bounds=[max(1, map_area.value or 1)],
+            label=_("Map of %(name)s", name=_area_name(node)),
+        )
+        if base is not None
+        else None
     )
     parent = cat.hierarchy.nodes.get(node.parent) if node.parent else None
     return render_template(

@@ -213,6 +213,8 @@ def publish_aggregates(force: bool = False) -> dict[str, Any]:
             tz=cfg["PUBLIC_TIMEZONE"],
             grid=cfg["PUBLIC_GRID_DEGREES"],
             out_dir=open_data_path(cfg),
+            map_tiles=cfg.get("PUBLIC_MAP_TILES"),
+            map_attribution=cfg.get("PUBLIC_MAP_ATTRIBUTION") or "",
         )
         return publish(session=session, settings=settings, force=force)
 

@@ -20,6 +20,7 @@ from backend.models.idempotency import IdempotencyRecord
 from backend.models.incident import Incident, ReportIncidentLink
 from backend.models.nlp import CategoryCorrection, ModelVersion
 from backend.models.outbox import OutboxMessage
+from backend.models.published_map import PublishedMap
 from backend.models.report import Report, ReportStatus, ReportUpdate
 from backend.models.service import Service
 from backend.models.signal import Signal, SignalKind, SignalStatus
@@ -30,6 +31,7 @@ __all__ = [
     "AggregateReportKey",
     "AggregateState",
     "PublishedCell",
+    "PublishedMap",
     "Feedback",
     "ApiKey",
     "Area",

@@ -11,7 +11,6 @@ import json
 from datetime import date
 from typing import Any
 
-import folium
 from flask import Blueprint, Response, redirect, request, url_for
 from markupsafe import Markup
 from sqlmodel import col, select
@@ -97,7 +96,15 @@ def _day_arg(name: str) -> date | None:
 
 
 def signals_map(signals: list[Signal], lang: str, label: str) -> Markup:
-    """A folium map of the signals' areas (coloured by detector), as an embeddable frame."""
+    """A folium map of the signals' areas (coloured by detector), as an embeddable frame.
+
+    folium (with pandas, which it imports when installed) weighs 75 MB: it is imported here, so
+    only a web worker that served an analyst this page carries it, not every worker. The
+    public maps are drawn by the worker at publication (public_site/map_render.py); signals
+    change with each detection and are filtered per request, so this one is drawn here.
+    """
+    import folium
+
     codes = sorted({c for s in signals for c in s.area_codes})
     areas = {a.code: a for a in db.session.exec(select(Area).where(col(Area.code).in_(codes)))}
     fmap = folium.Map(location=[43.2965, 5.3698], zoom_start=12, tiles=None, control_scale=True)
