@@ -114,21 +114,21 @@ def load(port: int, duration: int, connections: int) -> dict[str, float]:
     return parse_wrk(out)
 
 
-def prepare_postgres() -> str:
-    """A fresh, migrated PostgreSQL database for the bench."""
+def prepare_postgres(name: str = PG_DB) -> str:
+    """A fresh, empty PostgreSQL database for a bench (migrate it with ``lanterne db upgrade``)."""
+    drop_postgres(name)
     admin = sa.create_engine(PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"))
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{PG_DB}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return f"postgresql://postgres@127.0.0.1/{PG_DB}"
+    return f"postgresql://postgres@127.0.0.1/{name}"
 
 
-def drop_postgres() -> None:
-    """Remove the bench database."""
+def drop_postgres(name: str = PG_DB) -> None:
+    """Remove a bench database."""
     admin = sa.create_engine(PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"))
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 

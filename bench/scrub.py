@@ -58,12 +58,9 @@ def main() -> None:
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    try:
-        from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-        threadpool_limits(1)
-    except ImportError:  # the environment variables above already did it
-        pass
+    threadpool_limits(1)
 
     texts = make_texts(args.texts)
     chars = sum(map(len, texts)) / len(texts)

@@ -113,10 +113,19 @@ def compute_cell(*, session: Session, key: CellKey, tz: str) -> CellFigures:
         .join(Feedback, col(Feedback.report_id) == col(Report.id), isouter=True)
         .where(Report.area_code == area_code)
         .where(col(Report.created_at) >= start, col(Report.created_at) < end)
+        # service_of() in SQL: the other categories of the area's month stay in the database.
+        .where(
+            sa.func.coalesce(
+                sa.func.nullif(col(Report.service_code), ""),
+                sa.func.nullif(col(Report.service_hint), ""),
+                UNCLASSIFIED,
+            )
+            == service_code
+        )
     )
     figures = CellFigures()
     for status, created, closed, code, hint, fb_fixed, fb_sat in session.execute(stmt):
-        if service_of(code, hint) != service_code:
+        if service_of(code, hint) != service_code:  # the same rule, kept as the reference
             continue
         feedback = (bool(fb_fixed), fb_sat) if fb_fixed is not None else None
         figures.add(status=status, created_at=created, closed_at=closed, feedback=feedback)

@@ -19,7 +19,7 @@ class OutboxMessage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     job_path: str = Field(max_length=200)
     args: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    job_id: str = Field(max_length=200)
+    job_id: str = Field(max_length=200, index=True)  # jobs mark their row done by it
     queue: str = Field(default="reports", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Last push to RQ by the relay (the web process's first push is not recorded).

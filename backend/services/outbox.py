@@ -17,6 +17,7 @@ import redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from backend.db import insert_row, utcnow
@@ -40,7 +41,11 @@ def add_job(
     job_id: str,
     queue: str = "reports",
 ) -> OutboxMessage:
-    """Add a job to the outbox in the caller's transaction (committed with the caller's data)."""
+    """Add a job to the outbox in the caller's transaction (committed with the caller's data).
+
+    The row is inserted at once (``insert_row``); the returned instance is not tracked by the
+    session, so later changes to it are not saved.
+    """
     message = OutboxMessage(job_path=job_path, args=args, job_id=job_id, queue=queue)
     insert_row(session, message)
     return message
@@ -116,10 +121,11 @@ def dispatch_pending(
 
 def mark_done(*, session: Session, job_id: str) -> None:
     """Record that a job ran to the end (called by the job itself, in its own transaction)."""
-    message = session.exec(select(OutboxMessage).where(OutboxMessage.job_id == job_id)).first()
-    if message is not None and message.done_at is None:
-        message.done_at = utcnow()
-        session.add(message)
+    session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.job_id) == job_id, col(OutboxMessage.done_at).is_(None))
+        .values(done_at=utcnow())
+    )
 
 
 def pending_count(*, session: Session) -> int:

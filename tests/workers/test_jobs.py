@@ -88,10 +88,10 @@ def test_cli_outbox_drain_reports_what_it_sent(app: Flask, session: Session) -> 
     from backend.cli import main
     from backend.services import outbox
 
-    message = outbox.add_job(
-        session=session, job_path="workers.jobs.process_report", args=[1], job_id="x-1"
-    )
-    message.created_at = message.created_at - timedelta(minutes=1)
+    outbox.add_job(session=session, job_path="workers.jobs.process_report", args=[1], job_id="x-1")
+    session.commit()
+    message = session.exec(select(OutboxMessage)).one()
+    message.created_at = message.created_at - timedelta(minutes=1)  # past the web's own push
     session.commit()
     result = app.test_cli_runner().invoke(main, ["outbox", "drain"])
     assert result.exit_code == 0, result.output
