@@ -98,7 +98,9 @@ def apply_prediction(
     report.top_predictions = [{"service_code": c, "confidence": p} for c, p in top]
     report.model_version = model_version
     report.language = report.language or language
-    report.needs_triage = needs_triage
     report.description_public = public_text
     if report.service_code is None:
         report.service_code = service_code
+        report.needs_triage = needs_triage
+    # else: the category was already settled (a staff correction made before the worker ran,
+    # an imported report): the prediction is kept beside it and sends nothing to triage.

@@ -12,9 +12,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ import h3
 import marshmallow as ma
 import redis
 from cryptography.fernet import MultiFernet
-from sqlalchemy import event, func
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -448,60 +447,22 @@ class _Extras:
     address_id: str | None
     personal: dict[str, str]
     fernet: MultiFernet
-    report: Report | None = None
-    done: set[str] = field(default_factory=set)
 
-
-@contextmanager
-def _intake_hooks(session: Session, extras: _Extras) -> Iterator[None]:
-    """Attach the Open311 extras to the report ``submit_report`` creates, in its transaction.
-
-    ``submit_report`` owns the transaction (it commits the report, its history, contact and
-    outbox row at once); these flush hooks add our rows to that same commit, so a crash can
-    never leave a report without its attribute values. ``Session.commit`` flushes again when
-    a flush hook adds rows, which is what makes ``after_flush`` additions land.
-    """
-
-    def before_flush(sess: Session, _ctx: Any, _instances: Any) -> None:
-        for obj in sess.new:
-            if isinstance(obj, Report) and extras.report is None:
-                obj.source = SOURCE
-                extras.report = obj
-
-    def after_flush(sess: Session, _ctx: Any) -> None:
-        report = extras.report
-        if report is None or report.id is None:
-            return
-        if "request" not in extras.done:
-            extras.done.add("request")
-            sess.add(
-                Open311Request(
-                    report_id=report.id,
-                    api_key_id=extras.api_key_id,
-                    attributes=extras.attributes,
-                    media_url=extras.media_url,
-                    address_id=extras.address_id,
-                )
+    def add_rows(self, session: Session, report: Report, contact: Contact | None) -> None:
+        """Our rows beside the report, committed with it by ``submit_report``."""
+        assert report.id is not None
+        session.add(
+            Open311Request(
+                report_id=report.id,
+                api_key_id=self.api_key_id,
+                attributes=self.attributes,
+                media_url=self.media_url,
+                address_id=self.address_id,
             )
-        for obj in sess.new:
-            if (
-                isinstance(obj, Contact)
-                and obj.report_id == report.id
-                and obj.id is not None
-                and extras.personal
-                and "contact" not in extras.done
-            ):
-                extras.done.add("contact")
-                token = extras.fernet.encrypt(json.dumps(extras.personal).encode())
-                sess.add(Open311Contact(contact_id=obj.id, ciphertext=token))
-
-    event.listen(session, "before_flush", before_flush)
-    event.listen(session, "after_flush", after_flush)
-    try:
-        yield
-    finally:
-        event.remove(session, "before_flush", before_flush)
-        event.remove(session, "after_flush", after_flush)
+        )
+        if contact is not None and contact.id is not None and self.personal:
+            token = self.fernet.encrypt(json.dumps(self.personal).encode())
+            session.add(Open311Contact(contact_id=contact.id, ciphertext=token))
 
 
 def _synthesised_description(service: Service, attributes: dict[str, Any]) -> str:
@@ -565,16 +526,17 @@ def create_request(
         fernet=fernet,
     )
     try:
-        with _intake_hooks(session, extras):
-            result = reports_service.submit_report(
-                session=session,
-                data=data,
-                photo=None,
-                idempotency_key=idempotency_key,
-                settings=settings,
-                cipher=cipher,
-                connection=connection,
-            )
+        result = reports_service.submit_report(
+            session=session,
+            data=data,
+            photo=None,
+            idempotency_key=idempotency_key,
+            settings=settings,
+            cipher=cipher,
+            connection=connection,
+            source=SOURCE,
+            add_rows=extras.add_rows,
+        )
     except reports_service.OutsideCityError as exc:
         raise Open311Error(400, f"location refused: {exc}") from exc
     except reports_service.UnknownServiceError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backend.db import insert_row, utcnow
-from backend.models import IdempotencyRecord, Report, ReportStatus, ReportUpdate, Service
+from backend.models import Contact, IdempotencyRecord, Report, ReportStatus, ReportUpdate, Service
 from backend.services import outbox
 from backend.services.areas import OutsideCityError, area_for_position
 from backend.services.catalogue import get_active_service
@@ -111,11 +112,15 @@ def submit_report(
     settings: IntakeSettings,
     cipher: ContactCipher,
     connection: redis.Redis | None,
+    source: str = "api",
+    add_rows: Callable[[Session, Report, Contact | None], None] | None = None,
 ) -> SubmitResult:
     """Store a new report with its history, contact, idempotency record and outbox row.
 
     Everything is committed in one transaction; the job reaches RQ after the commit, and
-    stays in the outbox if Redis is down.
+    stays in the outbox if Redis is down. ``source`` names the channel (``api``,
+    ``open311``...); ``add_rows`` lets a channel add its own rows to that same transaction
+    (the report has its id; the contact, when there is one, is flushed and has its id).
     """
     fingerprint = request_fingerprint(data, photo)
     if idempotency_key:
@@ -146,6 +151,7 @@ def submit_report(
     now = utcnow()
     report = Report(
         tracking_id=new_tracking_id(),
+        source=source,
         description=data["description"],
         lat=lat,
         lon=lon,
@@ -165,14 +171,16 @@ def submit_report(
             session,
             ReportUpdate(report_id=report.id, status=ReportStatus.RECEIVED, created_at=now),
         )
-        contact = data.get("contact")
-        if contact and (contact.get("email") or contact.get("phone")):
+        contact: Contact | None = None
+        given = data.get("contact")
+        if given and (given.get("email") or given.get("phone")):
             details = ContactDetails(
-                email=contact.get("email"),
-                phone=contact.get("phone"),
-                consent_notifications=bool(contact.get("consent_notifications")),
+                email=given.get("email"),
+                phone=given.get("phone"),
+                consent_notifications=bool(given.get("consent_notifications")),
             )
-            session.add(make_contact(cipher=cipher, report_id=report.id, details=details))
+            contact = make_contact(cipher=cipher, report_id=report.id, details=details)
+            session.add(contact)
         if idempotency_key:
             session.add(
                 IdempotencyRecord(
@@ -189,6 +197,10 @@ def submit_report(
             args=[report.id],
             job_id=f"process-report-{report.id}",
         )
+        if add_rows is not None:
+            if contact is not None:
+                session.flush()
+            add_rows(session, report, contact)
         session.commit()
     except IntegrityError:
         # Two retries of one request raced: the other one won; answer as it did.

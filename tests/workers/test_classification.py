@@ -69,6 +69,22 @@ def test_other_language_goes_to_triage(
     assert stored.predicted_code == "other" and stored.needs_triage is True
 
 
+def test_a_category_settled_before_the_worker_runs_is_kept_out_of_triage(
+    client: FlaskClient, session: Session, run_jobs: Callable[[], int]
+) -> None:
+    client.post(
+        "/api/v1/reports",
+        json={"description": "La farola de mi calle no funciona desde hace una semana", **POS},
+    )
+    correct_category(
+        session=session, report=report(session), service_code="streetlight", author="agent"
+    )
+    run_jobs()
+    stored = report(session)
+    assert stored.predicted_code == "other"  # the model's view, kept beside the decision
+    assert stored.service_code == "streetlight" and stored.needs_triage is False
+
+
 def test_suggestion_is_answered_by_a_worker(
     app: Flask, client: FlaskClient, redis_client: redis.Redis, run_jobs: Callable[[], int]
 ) -> None:
