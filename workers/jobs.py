@@ -121,9 +121,16 @@ def link_report_now(session: Any, report_id: int) -> int:
 
 
 def link_report(report_id: int) -> dict[str, Any]:
-    """Link one report to the official incidents near it in space and time (idempotent)."""
+    """Link one report to the official incidents near it in space and time (idempotent).
+
+    Queued through the outbox after a category correction (the rules depend on the category),
+    so it marks its own outbox row done, or the relay would push it again and again.
+    """
     with job_session() as session:
-        return {"report_id": report_id, "links": link_report_now(session, report_id)}
+        links = link_report_now(session, report_id)
+        mark_own_row_done(session)
+        session.commit()
+        return {"report_id": report_id, "links": links}
 
 
 def link_reports(report_ids: list[int]) -> dict[str, Any]:

@@ -1,28 +1,25 @@
 """Links between reports and official incidents close in space and time.
 
 A rule pairs a report service code with an incident kind, a distance and a time window
-(``workers/linking_rules.toml``; a city overrides it with ``LANTERNE_LINKING_RULES``): a traffic
-signal reported broken and an accident within 50 m in the next 72 hours; a street light
-reported out and a night-time accident within 100 m while the report is open...
+(``backend/services/linking_rules.toml``; a city overrides it with ``LANTERNE_LINKING_RULES``):
+a traffic signal reported broken and an accident within 50 m in the next 72 hours; a street
+light reported out and a night-time accident within 100 m while the report is open...
 
 The matching itself (``find_links``) is pure: positions are projected on a local metric plane
 and the incidents put in a shapely STRtree, queried with every report at once (``dwithin``),
 then the time windows are checked on the candidate pairs with numpy. The database functions
 recompute the links of a report (``link_report``) or of a batch of incidents
-(``link_incidents``) from scratch, so running them twice gives the same links.
+(``link_incidents``) from scratch, so running them twice gives the same links. Reading the
+links back (``link_summary``, ``priority_boosts``) is the backend's, in
+``backend/services/links.py``: the web shows them and must not import ``workers``.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import math
-import os
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,163 +30,53 @@ from sqlmodel import Session, SQLModel, col, select
 from backend.db import utcnow
 from backend.models import Incident, Report, ReportIncidentLink
 
-DEFAULT_RULES_PATH = Path(__file__).resolve().parent / "linking_rules.toml"
-RULES_ENV = "LANTERNE_LINKING_RULES"
+# The rules and the read-only views (what staff see, what triage counts) live in the backend,
+# which the web process imports; re-exported here for the workers and existing callers.
+from backend.services.links import (
+    CHUNK,
+    DEFAULT_RULES_PATH,
+    RULES_ENV,
+    SEVERITY_FACTOR,
+    LinkingRulesError,
+    LinkRule,
+    LinkRules,
+    link_summaries,
+    link_summary,
+    load_rules,
+    parse_rules,
+    priority_boost,
+    priority_boosts,
+)
+
+__all__ = [
+    "DEFAULT_RULES_PATH",
+    "RULES_ENV",
+    "SEVERITY_FACTOR",
+    "IncidentPoint",
+    "Link",
+    "LinkRule",
+    "LinkRules",
+    "LinkingRulesError",
+    "ReportPoint",
+    "find_links",
+    "haversine_m",
+    "incident_night",
+    "incident_point",
+    "is_night",
+    "link_incidents",
+    "link_report",
+    "link_summaries",
+    "link_summary",
+    "load_rules",
+    "parse_rules",
+    "priority_boost",
+    "priority_boosts",
+    "report_point",
+]
+
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180
-# How much one link counts in triage, by the worst injury of an accident (BAAC ``severity``).
-SEVERITY_FACTOR = {"killed": 3.0, "hospitalised": 2.0, "light_injury": 1.0, "unhurt": 0.5}
-_CHUNK = 900
-
-
-class LinkingRulesError(ValueError):
-    """A linking rules file that cannot be used; the message says which rule and why."""
-
-
-@dataclass(frozen=True)
-class LinkRule:
-    """One pair of kinds, with its distance and time window."""
-
-    name: str
-    service: str
-    kind: str
-    max_distance_m: float
-    min_lag_hours: float = 0.0
-    max_lag_hours: float = 72.0
-    while_open: bool = False
-    night: bool = False
-    where: tuple[tuple[str, frozenset[Any]], ...] = ()
-    weight: float = 1.0
-    label_fr: str = ""
-    label_en: str = ""
-
-    KEYS = frozenset(
-        {
-            "name",
-            "service",
-            "kind",
-            "max_distance_m",
-            "min_lag_hours",
-            "max_lag_hours",
-            "while_open",
-            "night",
-            "where",
-            "weight",
-            "label_fr",
-            "label_en",
-        }
-    )
-
-    def kind_matches(self, kind: str) -> bool:
-        """Whether an incident kind is this rule's (``kind`` may be a glob)."""
-        return fnmatch.fnmatchcase(kind, self.kind)
-
-    def accepts(self, incident: IncidentPoint) -> bool:
-        """Whether an incident passes the rule's kind, night and attribute conditions."""
-        if not self.kind_matches(incident.kind):
-            return False
-        if self.night and not incident.night:
-            return False
-        return all(incident.attributes.get(key) in values for key, values in self.where)
-
-    def window(
-        self, created_at: datetime, open_until: datetime | None, now: datetime
-    ) -> tuple[datetime, datetime]:
-        """The time span in which an incident links to a report made at ``created_at``."""
-        if self.while_open:
-            return created_at, open_until or now
-        return (
-            created_at + timedelta(hours=self.min_lag_hours),
-            created_at + timedelta(hours=self.max_lag_hours),
-        )
-
-
-@dataclass(frozen=True)
-class LinkRules:
-    """The configured rules."""
-
-    rules: tuple[LinkRule, ...]
-    max_priority_boost: float = 5.0
-    by_name: dict[str, LinkRule] = field(default_factory=dict, compare=False)
-
-    def for_service(self, code: str | None) -> list[LinkRule]:
-        """The rules of a report service code."""
-        return [r for r in self.rules if r.service == code]
-
-    def for_kind(self, kind: str) -> list[LinkRule]:
-        """The rules that may link an incident kind."""
-        return [r for r in self.rules if r.kind_matches(kind)]
-
-
-def parse_rules(data: dict[str, Any], where: str = "rules") -> LinkRules:
-    """Rules from the parsed TOML; LinkingRulesError with the rule's name when one is wrong."""
-    settings = data.get("settings") or {}
-    raw_rules = data.get("rule") or []
-    if not isinstance(raw_rules, list):
-        raise LinkingRulesError(f"{where}: [[rule]] must be an array of tables")
-    rules: list[LinkRule] = []
-    for index, raw in enumerate(raw_rules, start=1):
-        name = str(raw.get("name") or f"rule {index}")
-        unknown = set(raw) - LinkRule.KEYS
-        if unknown:
-            raise LinkingRulesError(f"{where}: rule {name!r}: unknown keys {sorted(unknown)}")
-        for required in ("service", "kind", "max_distance_m"):
-            if required not in raw:
-                raise LinkingRulesError(f"{where}: rule {name!r} needs {required}")
-        where_raw = raw.get("where") or {}
-        conditions = tuple(
-            (str(k), frozenset(v if isinstance(v, list) else [v])) for k, v in where_raw.items()
-        )
-        try:
-            rule = LinkRule(
-                name=name,
-                service=str(raw["service"]),
-                kind=str(raw["kind"]),
-                max_distance_m=float(raw["max_distance_m"]),
-                min_lag_hours=float(raw.get("min_lag_hours", 0.0)),
-                max_lag_hours=float(raw.get("max_lag_hours", 72.0)),
-                while_open=bool(raw.get("while_open", False)),
-                night=bool(raw.get("night", False)),
-                where=conditions,
-                weight=float(raw.get("weight", 1.0)),
-                label_fr=str(raw.get("label_fr", "")),
-                label_en=str(raw.get("label_en", "")),
-            )
-        except (TypeError, ValueError) as exc:
-            raise LinkingRulesError(f"{where}: rule {name!r}: {exc}") from exc
-        if rule.max_distance_m <= 0 or rule.min_lag_hours > rule.max_lag_hours:
-            raise LinkingRulesError(
-                f"{where}: rule {name!r}: needs max_distance_m > 0 and "
-                "min_lag_hours <= max_lag_hours"
-            )
-        rules.append(rule)
-    names = [r.name for r in rules]
-    if len(set(names)) != len(names):
-        raise LinkingRulesError(f"{where}: two rules share a name")
-    return LinkRules(
-        rules=tuple(rules),
-        max_priority_boost=float(settings.get("max_priority_boost", 5.0)),
-        by_name={r.name: r for r in rules},
-    )
-
-
-@lru_cache(maxsize=4)
-def _load(path: str, _mtime: float) -> LinkRules:
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise LinkingRulesError(f"{path}: {exc}") from exc
-    return parse_rules(data, path)
-
-
-def load_rules(path: Path | str | None = None) -> LinkRules:
-    """The rules of ``path``, else of ``$LANTERNE_LINKING_RULES``, else the shipped defaults."""
-    chosen = Path(path or os.environ.get(RULES_ENV) or DEFAULT_RULES_PATH)
-    try:
-        mtime = chosen.stat().st_mtime
-    except OSError as exc:
-        raise LinkingRulesError(f"{chosen}: no such linking rules file") from exc
-    return _load(str(chosen), mtime)
+_CHUNK = CHUNK
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,87 +407,3 @@ def link_incidents(
     links = find_links(list(reports.values()), incidents, applicable, now=now)
     _store(session, links)
     return links
-
-
-def link_summary(session: Session, report_id: int, *, lang: str = "fr") -> list[dict[str, Any]]:
-    """The incidents linked to a report, for staff: what, where, when, and by which rule."""
-    rules = load_rules()
-    stmt = (
-        select(ReportIncidentLink, Incident)
-        .join(Incident, col(Incident.id) == col(ReportIncidentLink.incident_id))
-        .where(col(ReportIncidentLink.report_id) == report_id)
-        .order_by(col(Incident.occurred_at), col(Incident.id))
-    )
-    out: list[dict[str, Any]] = []
-    for link, incident in session.exec(stmt):
-        rule = rules.by_name.get(link.rule)
-        attrs = incident.attributes or {}
-        label = (rule.label_en if lang == "en" else rule.label_fr) if rule else ""
-        out.append(
-            {
-                "incident_id": incident.id,
-                "source": incident.source,
-                "external_id": incident.external_id,
-                "kind": incident.kind,
-                "occurred_at": incident.occurred_at.isoformat(),
-                "address": incident.address,
-                "area_code": incident.area_code,
-                "count": incident.count,
-                "distance_m": link.distance_m,
-                "lag_hours": link.lag_hours,
-                "rule": link.rule,
-                "rule_label": label or link.rule,
-                "details": {
-                    k: attrs[k]
-                    for k in (
-                        "severity",
-                        "lum_label",
-                        "int_label",
-                        "atm_label",
-                        "vehicle_categories",
-                        "night",
-                    )
-                    if k in attrs
-                },
-            }
-        )
-    return out
-
-
-def _contribution(rule: LinkRule | None, incident_attrs: Mapping[str, Any], count: int) -> float:
-    weight = rule.weight if rule is not None else 1.0
-    severity = SEVERITY_FACTOR.get(str(incident_attrs.get("severity")), 1.0)
-    # Aggregated sources (admissions by area and day) count more, but less than linearly.
-    return weight * severity * math.sqrt(max(count, 1))
-
-
-def priority_boosts(session: Session, report_ids: Sequence[int]) -> dict[int, float]:
-    """The triage boost of several reports at once (0.0 for reports without links)."""
-    rules = load_rules()
-    boosts = dict.fromkeys(report_ids, 0.0)
-    ids = sorted(set(report_ids))
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        stmt = (
-            select(
-                ReportIncidentLink.report_id,
-                ReportIncidentLink.rule,
-                Incident.attributes,
-                Incident.count,
-            )
-            .join(Incident, col(Incident.id) == col(ReportIncidentLink.incident_id))
-            .where(col(ReportIncidentLink.report_id).in_(chunk))
-        )
-        for report_id, rule_name, attrs, count in session.exec(stmt):
-            boosts[report_id] += _contribution(rules.by_name.get(rule_name), attrs or {}, count)
-    return {k: round(min(v, rules.max_priority_boost), 3) for k, v in boosts.items()}
-
-
-def priority_boost(session: Session, report_id: int) -> float:
-    """How much a report's links to official incidents add to its triage priority.
-
-    Each link adds its rule's weight times the incident's severity (an accident with someone
-    killed 3, hospitalised 2, light injuries 1, unhurt 0.5, other incidents 1) times the square
-    root of its count; the sum is capped at ``max_priority_boost`` of the rules file (5).
-    """
-    return priority_boosts(session, [report_id])[report_id]

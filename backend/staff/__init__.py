@@ -1,4 +1,4 @@
-"""The staff's server-rendered pages under ``/staff``: login, logout, a landing page.
+"""The staff's server-rendered pages under ``/staff``: login, logout, a landing page, triage.
 
 Pages authenticate with the session cookie set at login; every form carries a CSRF token
 (Flask-WTF). The JSON API never reads that cookie (bearer tokens only), so it needs no CSRF
@@ -16,6 +16,7 @@ csrf = CSRFProtect()
 
 def register_staff_pages(app: Flask) -> None:
     """Bind CSRF protection, harden the session cookie and mount the ``/staff`` blueprint."""
+    from backend.staff.triage import bp as triage_bp
     from backend.staff.views import bp
 
     # CSRF is an attack on ambient credentials; only the staff pages have them (the session
@@ -29,3 +30,4 @@ def register_staff_pages(app: Flask) -> None:
     if public_url.startswith("https://") and not (app.testing or app.debug):
         app.config["SESSION_COOKIE_SECURE"] = True
     app.register_blueprint(bp)
+    app.register_blueprint(triage_bp)

@@ -63,6 +63,9 @@ TEXT: dict[str, dict[str, str]] = {
         "docs": "Documentation de l'API",
         "back": "Retour à l'accueil",
         "other_lang": "English",
+        "pages": "Vos pages",
+        "triage_page": "File de tri : les signalements de vos services, les plus urgents d'abord",
+        "signals_page": "Signaux faibles : carte et tableau",
     },
     "en": {
         "title": "Staff area",
@@ -90,6 +93,9 @@ TEXT: dict[str, dict[str, str]] = {
         "docs": "API documentation",
         "back": "Back to the start page",
         "other_lang": "Français",
+        "pages": "Your pages",
+        "triage_page": "Triage queue: the reports of your services, most urgent first",
+        "signals_page": "Weak signals: map and table",
     },
 }
 
@@ -303,7 +309,29 @@ def home() -> str:
         staff=staff,
         services=[s.name(lang) for s in services],
         capabilities=ROLE_CAPABILITIES[lang][staff.role],
+        pages=_pages(staff.role, lang),
     )
+
+
+# The pages of each role (each page checks the role itself): endpoint, text key.
+ROLE_PAGES: dict[str, list[tuple[str, str]]] = {
+    "agent": [("staff_triage.queue", "triage_page")],
+    "supervisor": [("staff_triage.queue", "triage_page")],
+    "analyst": [("staff_signals.index", "signals_page")],
+    "admin": [("staff_signals.index", "signals_page")],
+}
+
+
+def _pages(role: str, lang: str) -> list[tuple[str, str]]:
+    """(label, URL) of the pages the role may open, in the page's language."""
+    query: dict[str, Any] = {}
+    if request.args.get("lang") in ("fr", "en"):
+        query["lang"] = request.args["lang"]
+    return [
+        (TEXT[lang][key], url_for(endpoint, **query))
+        for endpoint, key in ROLE_PAGES.get(role, [])
+        if endpoint.split(".")[0] in current_app.blueprints
+    ]
 
 
 def forbidden_page() -> tuple[str, int]:

@@ -1,0 +1,167 @@
+"""The staff triage API: the queue ranked by priority, a report, its category and status.
+
+Agents and supervisors only, each within their scope (the services of their account or
+department); a report outside it is answered exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from backend.api.common import fail
+from backend.api.reports import contact_cipher
+from backend.auth import can_read_contacts, current_staff, roles_required, visible_or_404
+from backend.extensions import db, redis_conn
+from backend.models import Report
+from backend.schemas.triage import (
+    CategoryCorrectionSchema,
+    ReportQueryArgsSchema,
+    StaffReportSchema,
+    StatusChangeSchema,
+    TriageItemSchema,
+    TriageQueryArgsSchema,
+)
+from backend.services import triage
+from backend.staff.views import staff_language
+
+blp = Blueprint(
+    "triage_api",
+    __name__,
+    url_prefix="/api/v1/staff",
+    description="Triage of reports (agents and supervisors, within their services).",
+)
+
+NOT_FOUND = "No report has this id."
+TRIAGE_ROLES = ("agent", "supervisor")
+
+
+def _lang(args: dict[str, Any] | None = None) -> str:
+    return str((args or {}).get("lang") or staff_language())
+
+
+def _report(report_id: int) -> Report:
+    found = triage.visible_report(session=db.session, staff=current_staff(), report_id=report_id)
+    return visible_or_404(found, message=NOT_FOUND)
+
+
+@blp.route("/triage")
+class TriageQueue(MethodView):
+    """The reports to look at, most urgent first."""
+
+    @roles_required(*TRIAGE_ROLES)
+    @blp.arguments(TriageQueryArgsSchema, location="query")
+    @blp.response(200, TriageItemSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """The triage queue: priority = uncertainty + lateness + links, each part given.
+
+        Paginated (``page``, ``page_size``, ``X-Pagination``); by default the open reports of
+        your services whose category waits for a human.
+        """
+        lang = _lang(args)
+        items, total = triage.triage_queue(
+            session=db.session,
+            staff=current_staff(),
+            filters=triage.TriageFilters(
+                needs_triage=args["needs_triage"],
+                service_code=args.get("service_code"),
+                area_code=args.get("area_code"),
+                status=args.get("status"),
+            ),
+            page=pagination_parameters.page,
+            page_size=pagination_parameters.page_size,
+            lang=lang,
+        )
+        pagination_parameters.item_count = total
+        return items
+
+
+@blp.route("/reports/<int:report_id>")
+class StaffReport(MethodView):
+    """One report, for staff."""
+
+    @roles_required(*TRIAGE_ROLES)
+    @blp.arguments(ReportQueryArgsSchema, location="query")
+    @blp.response(200, StaffReportSchema)
+    @blp.alt_response(404, description="No such report, or outside your services")
+    def get(self, args: dict[str, Any], report_id: int) -> dict[str, Any]:
+        """The report: original words, prediction, hint, history, links, priority.
+
+        ``include_contact=true`` adds the resident's contact details, after writing the read
+        to the audit log.
+        """
+        staff = current_staff()
+        report = _report(report_id)
+        contact = None
+        if args["include_contact"]:
+            if not can_read_contacts(staff):
+                fail(403, f"The role {staff.role!r} may not read contact details.")
+            contact = triage.read_contact_logged(
+                session=db.session, cipher=contact_cipher(), report=report, staff=staff
+            )
+        return triage.staff_view(
+            session=db.session, report=report, lang=_lang(args), contact=contact
+        )
+
+
+@blp.route("/reports/<int:report_id>/category")
+class ReportCategory(MethodView):
+    """The report's category, set by staff."""
+
+    @roles_required(*TRIAGE_ROLES)
+    @blp.arguments(CategoryCorrectionSchema)
+    @blp.response(200, StaffReportSchema)
+    @blp.alt_response(400, description="Unknown or inactive service code")
+    @blp.alt_response(404, description="No such report, or outside your services")
+    def post(self, data: dict[str, Any], report_id: int) -> dict[str, Any]:
+        """Correct (or confirm) the category: stored as a gold label, the report leaves triage.
+
+        The report's links are recomputed and its public figures refreshed (queued jobs).
+        """
+        report = _report(report_id)
+        try:
+            triage.correct(
+                session=db.session,
+                report=report,
+                service_code=data["service_code"],
+                staff=current_staff(),
+                connection=redis_conn.client,
+            )
+        except triage.UnknownCategoryError as exc:
+            fail(400, str(exc), errors={"json": {"service_code": [str(exc)]}})
+        return triage.staff_view(session=db.session, report=report, lang=_lang())
+
+
+@blp.route("/reports/<int:report_id>/status")
+class ReportStatusChange(MethodView):
+    """The report's status, set by staff."""
+
+    @roles_required(*TRIAGE_ROLES)
+    @blp.arguments(StatusChangeSchema)
+    @blp.response(200, StaffReportSchema)
+    @blp.alt_response(404, description="No such report, or outside your services")
+    @blp.alt_response(409, description="A move the workflow refuses")
+    def post(self, data: dict[str, Any], report_id: int) -> dict[str, Any]:
+        """Set the status with a public note (required for rejected); the history records it.
+
+        The public figures follow (a refresh queued in the same transaction).
+        """
+        report = _report(report_id)
+        try:
+            triage.change_status(
+                session=db.session,
+                report=report,
+                status=data["status"],
+                public_note=data.get("public_note"),
+                staff=current_staff(),
+                connection=redis_conn.client,
+            )
+        except triage.StatusChangeError as exc:
+            if exc.reason == "transition":
+                fail(409, str(exc))
+            fail(422, str(exc), errors={"json": {"public_note": [str(exc)]}})
+        return triage.staff_view(session=db.session, report=report, lang=_lang())

@@ -1,0 +1,548 @@
+"""Staff triage: the queue ranked by priority, a report as staff see it, corrections, statuses.
+
+The priority of a report (docs/staff.md, "Triage priority") is the sum of three parts, each
+shown beside it so that nobody has to trust a number they cannot explain::
+
+    priority    = uncertainty + lateness + links
+    uncertainty = 2 x (1 - classifier confidence)   while the report needs triage, else 0
+                  (2 when it was never classified)
+    lateness    = min(age in days / target days of its service, 3)
+    links       = sum over linked official incidents of rule weight x severity x sqrt(count),
+                  capped at max_priority_boost (5)         (backend.services.links)
+
+Ties go to the older report. Actions (category, status) write the audit log and queue their
+jobs through the outbox in the same transaction as the change, then push them after the commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from backend.auth import can_see_service, service_filter
+from backend.db import utcnow
+from backend.models import Contact, OutboxMessage, Report, ReportStatus, Service, StaffUser
+from backend.models.nlp import CategoryCorrection
+from backend.services import audit, outbox
+from backend.services.catalogue import get_active_service
+from backend.services.classification import UnknownCategoryError, correct_category
+from backend.services.contacts import ContactCipher, ContactDetails, read_contact
+from backend.services.feedback import enqueue_refresh
+from backend.services.links import link_summaries, priority_boosts
+from backend.services.reports import public_history, set_status
+
+__all__ = [
+    "LINK_JOB",
+    "OPEN_STATUSES",
+    "TRANSITIONS",
+    "Priority",
+    "StatusChangeError",
+    "TriageFilters",
+    "UnknownCategoryError",
+    "allowed_statuses",
+    "change_status",
+    "correct",
+    "priority_of",
+    "read_contact_logged",
+    "staff_view",
+    "triage_queue",
+    "visible_report",
+]
+
+LINK_JOB = "workers.jobs.link_report"
+UNCERTAINTY_WEIGHT = 2.0
+LATENESS_CAP = 3.0
+DEFAULT_TARGET_DAYS = 7
+TOP_PREDICTIONS = 3
+PUBLIC_NOTE_MAX = 2000
+OPEN_STATUSES: tuple[str, ...] = (
+    ReportStatus.RECEIVED,
+    ReportStatus.OPEN,
+    ReportStatus.IN_PROGRESS,
+)
+
+# Where a staff member may move a report from each status. Never back to "received" (it means
+# "not yet read by anyone": the city has read it by now); "duplicate" belongs to the merge of
+# duplicates, which names the original report the resident can follow instead. A closed,
+# rejected or fixed report can be reopened (the resident's questionnaire says it is not fixed).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    ReportStatus.RECEIVED: frozenset(
+        {
+            ReportStatus.OPEN,
+            ReportStatus.IN_PROGRESS,
+            ReportStatus.FIXED,
+            ReportStatus.CLOSED,
+            ReportStatus.REJECTED,
+        }
+    ),
+    ReportStatus.OPEN: frozenset(
+        {ReportStatus.IN_PROGRESS, ReportStatus.FIXED, ReportStatus.CLOSED, ReportStatus.REJECTED}
+    ),
+    ReportStatus.IN_PROGRESS: frozenset(
+        {ReportStatus.OPEN, ReportStatus.FIXED, ReportStatus.CLOSED, ReportStatus.REJECTED}
+    ),
+    ReportStatus.FIXED: frozenset(
+        {ReportStatus.OPEN, ReportStatus.IN_PROGRESS, ReportStatus.CLOSED}
+    ),
+    ReportStatus.CLOSED: frozenset({ReportStatus.OPEN}),
+    ReportStatus.REJECTED: frozenset({ReportStatus.OPEN}),
+    ReportStatus.DUPLICATE: frozenset({ReportStatus.OPEN}),
+}
+# Statuses whose public note is required: a resident told "rejected" deserves a reason.
+NOTE_REQUIRED = frozenset({ReportStatus.REJECTED})
+
+
+class StatusChangeError(ValueError):
+    """A status change refused; ``reason`` says why: ``transition`` or ``note_required``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TriageFilters:
+    """What the queue keeps. ``status`` None: the open statuses (received, open, in progress)."""
+
+    needs_triage: bool | None = True
+    service_code: str | None = None
+    area_code: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class Priority:
+    """A report's triage priority and its parts (see the module's docstring)."""
+
+    total: float
+    uncertainty: float
+    lateness: float
+    links: float
+    age_days: float
+    target_days: int
+
+    def parts(self) -> dict[str, float]:
+        """The three parts, by name."""
+        return {"uncertainty": self.uncertainty, "lateness": self.lateness, "links": self.links}
+
+
+def priority_of(
+    *,
+    confidence: float | None,
+    needs_triage: bool,
+    created_at: datetime,
+    closed_at: datetime | None,
+    target_days: int | None,
+    links: float,
+    now: datetime,
+) -> Priority:
+    """The priority of one report from what it is made of (pure; the formula is above).
+
+    Parameters
+    ----------
+    confidence
+        The classifier's calibrated confidence in the report's category (None: never
+        classified).
+    needs_triage
+        Whether the category waits for a human; only then does uncertainty count.
+    created_at, closed_at
+        The report's age runs from ``created_at`` to ``closed_at``, or to ``now`` while open.
+    target_days
+        The service's target time to fix, in days (None: not routed, 7; 0 counts as 1).
+    links
+        The boost of the report's links to official incidents (already capped).
+    now
+        The time of the ranking.
+
+    Returns
+    -------
+    Priority
+        The total and its parts, rounded to 3 decimals.
+    """
+    uncertainty = 0.0
+    if needs_triage:
+        sure = min(max(confidence if confidence is not None else 0.0, 0.0), 1.0)
+        uncertainty = UNCERTAINTY_WEIGHT * (1.0 - sure)
+    target = DEFAULT_TARGET_DAYS if target_days is None else target_days
+    age_days = max(((closed_at or now) - created_at).total_seconds(), 0.0) / 86_400
+    lateness = min(age_days / max(target, 1), LATENESS_CAP)
+    uncertainty, lateness, links = round(uncertainty, 3), round(lateness, 3), round(links, 3)
+    return Priority(
+        total=round(uncertainty + lateness + links, 3),
+        uncertainty=uncertainty,
+        lateness=lateness,
+        links=links,
+        age_days=round(age_days, 2),
+        target_days=target,
+    )
+
+
+def _services(session: Session) -> dict[str, Service]:
+    return {s.code: s for s in session.exec(select(Service))}
+
+
+def _ranked(
+    session: Session, rows: Sequence[Any], services: dict[str, Service], now: datetime
+) -> list[tuple[int, Priority, datetime]]:
+    """(id, priority, created_at) of rows of (id, created_at, closed_at, confidence,
+    needs_triage, service_code), most urgent first."""
+    boosts = priority_boosts(session, [row[0] for row in rows])
+    ranked = []
+    for report_id, created_at, closed_at, confidence, needs_triage, service_code in rows:
+        service = services.get(service_code) if service_code else None
+        priority = priority_of(
+            confidence=confidence,
+            needs_triage=needs_triage,
+            created_at=created_at,
+            closed_at=closed_at,
+            target_days=service.target_days if service else None,
+            links=boosts[report_id],
+            now=now,
+        )
+        ranked.append((report_id, priority, created_at))
+    ranked.sort(key=lambda item: (-item[1].total, item[2], item[0]))
+    return ranked
+
+
+def triage_queue(
+    *,
+    session: Session,
+    staff: StaffUser,
+    filters: TriageFilters,
+    page: int = 1,
+    page_size: int = 50,
+    lang: str = "fr",
+    now: datetime | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the reports ``staff`` may see, most urgent first, and how many match.
+
+    The priority needs the links, so every matching report is ranked (a few columns each, the
+    links counted in one query per 900 reports), then only the page is loaded in full.
+    """
+    now = now or utcnow()
+    stmt = sa.select(
+        col(Report.id),
+        col(Report.created_at),
+        col(Report.closed_at),
+        col(Report.confidence),
+        col(Report.needs_triage),
+        col(Report.service_code),
+    ).where(service_filter(staff, Report.service_code, session))
+    if filters.needs_triage is not None:
+        stmt = stmt.where(col(Report.needs_triage).is_(filters.needs_triage))
+    if filters.service_code is not None:
+        stmt = stmt.where(col(Report.service_code) == filters.service_code)
+    if filters.area_code is not None:
+        stmt = stmt.where(col(Report.area_code) == filters.area_code)
+    if filters.status is not None:
+        stmt = stmt.where(col(Report.status) == filters.status)
+    else:
+        stmt = stmt.where(col(Report.status).in_(OPEN_STATUSES))
+    rows = session.execute(stmt).all()
+    services = _services(session)
+    ranked = _ranked(session, rows, services, now)
+    start = (page - 1) * page_size
+    chosen = ranked[start : start + page_size]
+    ids = [report_id for report_id, _, _ in chosen]
+    reports = {r.id: r for r in session.exec(select(Report).where(col(Report.id).in_(ids)))}
+    links = link_summaries(session, ids, lang=lang)
+    items = [
+        _summary(reports[report_id], priority, links[report_id], services, lang)
+        for report_id, priority, _ in chosen
+        if report_id in reports
+    ]
+    return items, len(ranked)
+
+
+def _service_name(services: dict[str, Service], code: str | None, lang: str) -> str | None:
+    service = services.get(code) if code else None
+    return service.name(lang) if service else None
+
+
+def _summary(
+    report: Report,
+    priority: Priority,
+    links: list[dict[str, Any]],
+    services: dict[str, Service],
+    lang: str,
+) -> dict[str, Any]:
+    return {
+        "id": report.id,
+        "tracking_id": report.tracking_id,
+        "status": report.status,
+        "service_code": report.service_code,
+        "service_name": _service_name(services, report.service_code, lang),
+        "predicted_code": report.predicted_code,
+        "confidence": report.confidence,
+        "needs_triage": report.needs_triage,
+        "area_code": report.area_code,
+        "address": report.address,
+        "description": report.description,
+        "created_at": report.created_at,
+        "priority": priority.total,
+        "priority_parts": priority.parts(),
+        "age_days": priority.age_days,
+        "target_days": priority.target_days,
+        "links": links,
+    }
+
+
+def visible_report(*, session: Session, staff: StaffUser, report_id: int) -> Report | None:
+    """The report if it exists and ``staff`` may see it, else None (the two are one answer)."""
+    report = session.get(Report, report_id)
+    if report is None or not can_see_service(staff, report.service_code, session):
+        return None
+    return report
+
+
+def allowed_statuses(report: Report) -> list[str]:
+    """The statuses staff may move ``report`` to, in the workflow's order."""
+    allowed = TRANSITIONS.get(report.status, frozenset())
+    return [s.value for s in ReportStatus if s in allowed]
+
+
+def staff_view(
+    *,
+    session: Session,
+    report: Report,
+    lang: str = "fr",
+    contact: ContactDetails | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A report as triage staff see it: its words, prediction, hint, history, links, priority.
+
+    The resident's contact details are not in it unless ``contact`` is given (read with
+    :func:`read_contact_logged`); ``has_contact`` says whether there are any.
+    """
+    assert report.id is not None
+    now = now or utcnow()
+    services = _services(session)
+    service = services.get(report.service_code) if report.service_code else None
+    links = link_summaries(session, [report.id], lang=lang)[report.id]
+    priority = priority_of(
+        confidence=report.confidence,
+        needs_triage=report.needs_triage,
+        created_at=report.created_at,
+        closed_at=report.closed_at,
+        target_days=service.target_days if service else None,
+        links=priority_boosts(session, [report.id])[report.id],
+        now=now,
+    )
+    corrections = session.exec(
+        select(CategoryCorrection)
+        .where(CategoryCorrection.report_id == report.id)
+        .order_by(col(CategoryCorrection.created_at), col(CategoryCorrection.id))
+    ).all()
+    has_contact = (
+        session.exec(select(Contact.id).where(Contact.report_id == report.id)).first() is not None
+    )
+    top = (report.top_predictions or [])[:TOP_PREDICTIONS]
+    return {
+        **_summary(report, priority, links, services, lang),
+        "description_public": report.description_public,
+        "service_hint": report.service_hint,
+        "service_hint_name": _service_name(services, report.service_hint, lang),
+        "language": report.language,
+        "lat": report.lat,
+        "lon": report.lon,
+        "photo_url": f"/media/{report.photo_name}" if report.photo_name else None,
+        "source": report.source,
+        "updated_at": report.updated_at,
+        "closed_at": report.closed_at,
+        "prediction": {
+            "service_code": report.predicted_code,
+            "service_name": _service_name(services, report.predicted_code, lang),
+            "confidence": report.confidence,
+            "top": [
+                {
+                    "service_code": item.get("service_code"),
+                    "service_name": _service_name(services, item.get("service_code"), lang),
+                    "confidence": item.get("confidence"),
+                }
+                for item in top
+            ],
+            "model_version": report.model_version,
+        },
+        "history": [
+            {
+                "status": u.status,
+                "public_note": u.public_note,
+                "author": u.author,
+                "created_at": u.created_at,
+            }
+            for u in public_history(session=session, report=report)
+        ],
+        "corrections": [
+            {
+                "service_code": c.service_code,
+                "predicted_code": c.predicted_code,
+                "author": c.author,
+                "created_at": c.created_at,
+            }
+            for c in corrections
+        ],
+        "allowed_statuses": allowed_statuses(report),
+        "has_contact": has_contact,
+        "contact": (
+            {
+                "email": contact.email,
+                "phone": contact.phone,
+                "consent_notifications": contact.consent_notifications,
+            }
+            if contact is not None
+            else None
+        ),
+    }
+
+
+def _push(messages: Sequence[OutboxMessage], connection: redis.Redis | None) -> None:
+    # After the commit; a row Redis refuses stays pending and the relay pushes it later.
+    if connection is None:
+        return
+    for message in messages:
+        outbox.push(message, connection=connection)
+
+
+def correct(
+    *,
+    session: Session,
+    report: Report,
+    service_code: str,
+    staff: StaffUser,
+    connection: redis.Redis | None = None,
+) -> CategoryCorrection:
+    """Set a report's category by hand: a gold label for the classifier, out of triage.
+
+    In one transaction: the correction (``correct_category``), the audit row
+    ``report.category_corrected``, and two jobs in the outbox: the report's links again (the
+    linking rules depend on its category) and its public aggregates. UnknownCategoryError for
+    a code that is not an active service of the catalogue.
+    """
+    if get_active_service(session=session, code=service_code) is None:
+        raise UnknownCategoryError(
+            f"unknown service_code '{service_code}'; see GET /api/v1/services for the catalogue"
+        )
+    assert report.id is not None
+    previous, was_triage = report.service_code, report.needs_triage
+    try:
+        audit.record(
+            session=session,
+            actor=staff,
+            action="report.category_corrected",
+            target=f"report:{report.id}",
+            details={
+                "from": previous,
+                "to": service_code,
+                "predicted": report.predicted_code,
+                "confidence": report.confidence,
+                "needed_triage": was_triage,
+            },
+        )
+        messages = [
+            outbox.add_job(
+                session=session,
+                job_path=LINK_JOB,
+                args=[report.id],
+                job_id=f"link-report-{report.id}-{secrets.token_hex(6)}",
+            ),
+            enqueue_refresh(session=session, report_id=report.id),
+        ]
+        # Commits the correction with the audit row and the jobs above.
+        correction = correct_category(
+            session=session, report=report, service_code=service_code, author=staff.email
+        )
+    except BaseException:
+        session.rollback()
+        raise
+    _push(messages, connection)
+    return correction
+
+
+def change_status(
+    *,
+    session: Session,
+    report: Report,
+    status: str,
+    public_note: str | None,
+    staff: StaffUser,
+    connection: redis.Redis | None = None,
+) -> None:
+    """Move a report to ``status`` with a public note, if the workflow allows it; commits.
+
+    In one transaction: the history row (``set_status``, author = the staff e-mail), the audit
+    row ``report.status_set`` and the refresh of the public aggregates (outbox). Raises
+    StatusChangeError: ``transition`` for a move the workflow refuses (``TRANSITIONS``),
+    ``note_required`` for a rejection without a public note; ValueError for an unknown status.
+    """
+    target = ReportStatus(status)
+    note = (public_note or "").strip() or None
+    if note is not None and len(note) > PUBLIC_NOTE_MAX:
+        raise StatusChangeError(
+            "note_too_long", f"The public note is limited to {PUBLIC_NOTE_MAX} characters."
+        )
+    current = report.status
+    if target == current:
+        raise StatusChangeError("transition", f"The report is already '{current}'.")
+    allowed = TRANSITIONS.get(current, frozenset())
+    if target not in allowed:
+        if target == ReportStatus.RECEIVED:
+            why = "a report never goes back to 'received' (nobody had read it yet)"
+        elif target == ReportStatus.DUPLICATE:
+            why = "a duplicate is marked by merging it with the original report"
+        else:
+            why = f"from '{current}' it may go to: {', '.join(allowed_statuses(report)) or 'none'}"
+        raise StatusChangeError(
+            "transition", f"The report cannot go from '{current}' to '{target}': {why}."
+        )
+    if target in NOTE_REQUIRED and note is None:
+        raise StatusChangeError(
+            "note_required", f"A public note is required for '{target}': tell the resident why."
+        )
+    assert report.id is not None
+    try:
+        set_status(
+            session=session, report=report, status=target, public_note=note, author=staff.email
+        )
+        audit.record(
+            session=session,
+            actor=staff,
+            action="report.status_set",
+            target=f"report:{report.id}",
+            details={"from": current, "to": target.value, "public_note": note},
+        )
+        message = enqueue_refresh(session=session, report_id=report.id)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    _push([message], connection)
+
+
+def read_contact_logged(
+    *, session: Session, cipher: ContactCipher, report: Report, staff: StaffUser
+) -> ContactDetails | None:
+    """Decrypt a report's contact details for ``staff``, logging the read first (commits).
+
+    The caller checks the role (``backend.auth.can_read_contacts``); None when there are none.
+    """
+    assert report.id is not None
+    details = read_contact(session=session, cipher=cipher, report_id=report.id)
+    if details is None:
+        return None
+    fields = [name for name in ("email", "phone") if getattr(details, name)]
+    audit.record(
+        session=session,
+        actor=staff,
+        action="contact.read",
+        target=f"report:{report.id}",
+        details={"fields": fields},
+    )
+    session.commit()  # before the data leaves: no read goes unlogged
+    return details

@@ -1,0 +1,34 @@
+"""The dependency direction of DESIGN.md: ``backend`` never imports ``workers``.
+
+The web process is the backend; the workers import the backend, never the other way round,
+so that the web never loads what only the workers need (spaCy, the scan statistics...). Jobs
+are queued by their dotted path instead. The runtime side is checked by
+``tests/staff/test_triage_api.py`` and ``tests/workers/test_classification.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+BACKEND = Path(__file__).resolve().parents[1] / "backend"
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_the_backend_never_imports_the_workers() -> None:
+    offenders = [
+        f"{path.relative_to(BACKEND.parent)}:{line} imports {module}"
+        for path in sorted(BACKEND.rglob("*.py"))
+        for line, module in _imports(path)
+        if module == "workers" or module.startswith("workers.")
+    ]
+    assert offenders == []
