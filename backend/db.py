@@ -74,7 +74,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, pre_ping: bool = False) -> Engine:
+def make_engine(url: str, *, pre_ping: bool = False, synchronous_commit: bool = True) -> Engine:
     """Create an engine with the settings each backend needs.
 
     Pooled connections are not pinged before use by default: the ping is one more round trip
@@ -82,6 +82,10 @@ def make_engine(url: str, *, pre_ping: bool = False) -> Engine:
     its request once; SQLAlchemy then drops every older pooled connection, and the web answers
     that request 503 with Retry-After (``backend.app``), which residents' apps retry with
     their Idempotency-Key. ``LANTERNE_DB_PRE_PING=1`` turns the ping on (decision 0004).
+
+    ``synchronous_commit=False`` (PostgreSQL) lets a commit return before its WAL reaches the
+    disk: the RQ worker's choice (decision 0005), whose jobs are re-run by the outbox relay
+    if a database crash loses their last commits.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
@@ -89,8 +93,14 @@ def make_engine(url: str, *, pre_ping: bool = False) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    connect_args = {} if synchronous_commit else {"options": "-c synchronous_commit=off"}
     return create_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping, pool_recycle=1800
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=pre_ping,
+        pool_recycle=1800,
+        connect_args=connect_args,
     )
 
 
@@ -102,7 +112,11 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         """Bind to an app: create its engine and close its sessions at teardown."""
-        engine = make_engine(app.config["DATABASE_URL"], pre_ping=app.config["DB_PRE_PING"])
+        engine = make_engine(
+            app.config["DATABASE_URL"],
+            pre_ping=app.config["DB_PRE_PING"],
+            synchronous_commit=app.config.get("DB_SYNCHRONOUS_COMMIT", True),
+        )
         app.extensions["lanterne.db"] = engine
         app.teardown_appcontext(self._close_session)
 

@@ -1,9 +1,11 @@
 """Raw aggregates: exact figures per finest area x service x local month, kept up to date.
 
-After each change of a report (new, status change, questionnaire answered), only the month
-cell it belongs to (and the one it left, when it was recategorised or moved) is recomputed,
-from an indexed query on that area and month: never a full rescan. A nightly job rebuilds
-everything from scratch, which also catches changes that bypassed the hooks.
+Before each publication (``catch_up``), the reports changed since the last one (new, status
+change, questionnaire answered) are folded in: the month cells they belong to (and those they
+left, when recategorised or moved) are recomputed, each once, from an indexed query on that
+area and month: never a full rescan. A staff or back-office change also refreshes its report's
+cells at once (``refresh_report``, through the outbox). A nightly job rebuilds everything from
+scratch.
 
 The raw cells are internal: the public side reads the published snapshot built from them
 (``public_site.publication``), where small counts are suppressed.
@@ -85,17 +87,6 @@ def service_of(service_code: str | None, service_hint: str | None) -> str:
     return service_code or service_hint or UNCLASSIFIED
 
 
-def key_of(report: Report, tz: str) -> CellKey | None:
-    """The cell of a report, or None when it has no area (no position) yet."""
-    if not report.area_code:
-        return None
-    return (
-        month_of(report.created_at, tz),
-        report.area_code,
-        service_of(report.service_code, report.service_hint),
-    )
-
-
 def compute_cell(*, session: Session, key: CellKey, tz: str) -> CellFigures:
     """Exact figures of one cell, from an indexed query on its area and month."""
     month, area_code, service_code = key
@@ -168,28 +159,59 @@ def refresh_report(*, session: Session, report_id: int, tz: str) -> list[CellKey
 
     The caller commits.
     """
+    return refresh_reports(session=session, report_ids=[report_id], tz=tz)
+
+
+def refresh_reports(
+    *, session: Session, report_ids: Iterable[int], tz: str, chunk: int = 1000
+) -> list[CellKey]:
+    """Recompute the cells of many reports, each touched cell once; return the cells touched.
+
+    The cells are those the reports are in now and those they left (recategorised, moved);
+    thousands of reports of a month fall in a few hundred cells. The caller commits.
+    """
+    ids = sorted(set(report_ids))
     keys: set[CellKey] = set()
-    previous = session.get(AggregateReportKey, report_id)
-    if previous is not None:
-        keys.add((previous.month, previous.area_code, previous.service_code))
-    report = session.get(Report, report_id)
-    current = key_of(report, tz) if report is not None else None
-    if current is not None:
-        keys.add(current)
+    for i in range(0, len(ids), chunk):
+        part = ids[i : i + chunk]
+        previous = {
+            k.report_id: k
+            for k in session.exec(
+                select(AggregateReportKey).where(col(AggregateReportKey.report_id).in_(part))
+            )
+        }
+        rows = session.execute(
+            sa.select(  # type: ignore[call-overload,misc]
+                Report.id,
+                Report.area_code,
+                Report.created_at,
+                Report.service_code,
+                Report.service_hint,
+            ).where(col(Report.id).in_(part))
+        ).all()
+        current: dict[int, CellKey] = {
+            rid: (month_of(created, tz), area, service_of(code, hint))
+            for rid, area, created, code, hint in rows
+            if area
+        }
+        for rid, old in previous.items():
+            keys.add((old.month, old.area_code, old.service_code))
+            new = current.get(rid)
+            if new is None:
+                session.delete(old)
+            else:
+                old.month, old.area_code, old.service_code = new
+                session.add(old)
+        for rid, new in current.items():
+            keys.add(new)
+            if rid not in previous:
+                session.add(
+                    AggregateReportKey(
+                        report_id=rid, month=new[0], area_code=new[1], service_code=new[2]
+                    )
+                )
     for key in sorted(keys):
         _store(session, key, compute_cell(session=session, key=key, tz=tz))
-    if current is None:
-        if previous is not None:
-            session.delete(previous)
-    elif previous is None:
-        session.add(
-            AggregateReportKey(
-                report_id=report_id, month=current[0], area_code=current[1], service_code=current[2]
-            )
-        )
-    else:
-        previous.month, previous.area_code, previous.service_code = current
-        session.add(previous)
     if keys:
         mark_changed(session)
     return sorted(keys)
@@ -223,8 +245,7 @@ def catch_up(*, session: Session, tz: str, limit: int = 50_000) -> int:
     if len(ids) > limit:
         rebuild_all(session=session, tz=tz)
         return -1
-    for report_id in sorted(ids):
-        refresh_report(session=session, report_id=report_id, tz=tz)
+    refresh_reports(session=session, report_ids=ids, tz=tz)
     row = state(session)
     row.watermark = now
     session.add(row)

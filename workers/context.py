@@ -16,8 +16,14 @@ from backend.extensions import db
 
 @lru_cache(maxsize=1)
 def worker_app() -> Flask:
-    """The worker's Flask app, built from the environment on first use."""
-    return create_app(config_from_env())
+    """The worker's Flask app, built from the environment on first use.
+
+    Its PostgreSQL commits do not wait for the disk (unless LANTERNE_WORKER_SYNCHRONOUS_COMMIT
+    is set): a job's work is re-done if a database crash loses it, because the job marks its
+    outbox row done in that same lost commit and the relay pushes the row again (decision 0005).
+    """
+    config = config_from_env()
+    return create_app(config, DB_SYNCHRONOUS_COMMIT=config.WORKER_SYNCHRONOUS_COMMIT)
 
 
 @contextmanager

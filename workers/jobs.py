@@ -40,15 +40,19 @@ def process_report(report_id: int) -> dict[str, Any]:
             session.add(report)
         if report.status == ReportStatus.RECEIVED:
             set_status(session=session, report=report, status=ReportStatus.OPEN)
+        links = links_in_transaction(session, report_id)
+        # One commit for all of it, the outbox row included: if it is lost, the job runs again.
         outbox.mark_done(session=session, job_id=f"process-report-{report_id}")
         session.commit()
-        link_report_now(session, report_id)
-        refresh_aggregates_now(session, report_id)
+        # No refresh of the aggregates here: the public figures change only at publication,
+        # which first folds in every report changed since the last one, each cell once
+        # (aggregates.catch_up). At 50 reports a second that saves a third of this job.
         return {
             "report_id": report_id,
             "status": report.status,
             "service_code": report.service_code,
             "needs_triage": report.needs_triage,
+            "links": links,
         }
 
 
@@ -105,19 +109,24 @@ def detect_signals(as_of: str | None = None) -> dict[str, Any]:
         return summary.to_dict()
 
 
-def link_report_now(session: Any, report_id: int) -> int:
-    """Recompute and commit a report's links to official incidents; how many (never raises on
-    a bad rules file: the report pipeline goes on, the error is logged)."""
+def links_in_transaction(session: Any, report_id: int) -> int:
+    """Recompute a report's links in the caller's transaction; how many (never raises on a bad
+    rules file, which is read before anything is written: the error is logged)."""
     from workers import linking
 
     try:
-        links = linking.link_report(session, report_id)
+        rules = linking.load_rules()
     except linking.LinkingRulesError as exc:
-        session.rollback()
         log.error("linking rules unusable, report %s not linked: %s", report_id, exc)
         return 0
+    return len(linking.link_report(session, report_id, rules=rules))
+
+
+def link_report_now(session: Any, report_id: int) -> int:
+    """Recompute and commit a report's links to official incidents; how many."""
+    count = links_in_transaction(session, report_id)
     session.commit()
-    return len(links)
+    return count
 
 
 def link_report(report_id: int) -> dict[str, Any]:
@@ -163,22 +172,6 @@ def drain_outbox() -> int:
 
     with job_session() as session:
         return outbox.dispatch_pending(session=session, connection=redis_conn.client)
-
-
-def refresh_aggregates_now(session: Any, report_id: int) -> None:
-    """Recompute the report's aggregate cell in the caller's job (never fails the pipeline)."""
-    from flask import current_app
-
-    from workers import aggregates
-
-    try:
-        aggregates.refresh_report(
-            session=session, report_id=report_id, tz=current_app.config["PUBLIC_TIMEZONE"]
-        )
-        session.commit()
-    except Exception:  # the nightly rebuild repairs what a failed refresh missed
-        session.rollback()
-        log.exception("refresh of the aggregates of report %s failed", report_id)
 
 
 def refresh_aggregates(report_id: int) -> dict[str, Any]:

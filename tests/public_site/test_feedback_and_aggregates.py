@@ -123,6 +123,42 @@ def test_satisfaction_is_published_only_over_enough_answers(
     assert figures["satisfaction"] == 3.0 and figures["confirmed_pct"] == 80
 
 
+def test_publication_folds_in_what_changed_each_cell_once(session: Session) -> None:
+    rng = random.Random(7)
+    codes = [s.code for s in session.exec(select(Service))]
+    reports = [
+        add_report(
+            session, area=rng.choice("ABC"), service=rng.choice(codes), created=month_start(0)
+        )
+        for _ in range(40)
+    ]
+    session.commit()
+    aggregates.rebuild_all(session=session, tz=TZ)  # sets the watermark
+    # After it: new reports, status changes and a recategorisation, none refreshed by a job.
+    for report in reports[:10]:
+        set_status(session=session, report=report, status=ReportStatus.FIXED)
+    reports[10].service_code = "graffiti" if reports[10].service_code != "graffiti" else "noise"
+    set_status(session=session, report=reports[10], status=ReportStatus.IN_PROGRESS)
+    session.add(reports[10])
+    for _ in range(15):
+        new = add_report(session, area="D", service="streetlight", created=month_start(0))
+        set_status(session=session, report=new, status=ReportStatus.OPEN)
+    session.commit()
+
+    def snapshot() -> dict[tuple[str, str, str], tuple[int, int, int]]:
+        session.expire_all()
+        return {
+            (c.month, c.area_code, c.service_code): (c.reports, c.fixed, c.open_count)
+            for c in session.exec(select(AggregateCell))
+        }
+
+    assert aggregates.catch_up(session=session, tz=TZ) == 26  # reports changed since
+    caught_up = snapshot()
+    assert caught_up[(month_start(0).strftime("%Y-%m"), "D", "streetlight")][0] == 15
+    aggregates.rebuild_all(session=session, tz=TZ)
+    assert caught_up == snapshot()
+
+
 def test_incremental_refresh_agrees_with_a_full_rebuild(session: Session) -> None:
     rng = random.Random(5)
     codes = [s.code for s in session.exec(select(Service))]
