@@ -125,6 +125,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/7",
+        help="a Redis server (the embedded one would outlive its temporary folder)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--reuse", action="store_true", help="time a database kept by an earlier --keep run"
@@ -141,6 +146,7 @@ def main() -> None:
             app = create_app(
                 Config,
                 DATABASE_URL=url,
+                REDIS_URL=args.redis_url,
                 INSTANCE_PATH=instance,
                 MEDIA_PATH=f"{instance}/media",
                 RATELIMIT_ENABLED=False,
