@@ -96,3 +96,28 @@ def test_an_injected_cluster_and_a_spike_are_found_explained_and_kept_on_rerun(
     after = session.exec(select(Signal)).all()
     assert len(after) == first.created
     assert {s.id: s.status for s in after}[top.id] == "confirmed"
+
+
+def test_a_cluster_that_goes_on_is_linked_and_keeps_the_analysts_verdict(
+    session: Session, quiet_city: int
+) -> None:
+    quartiers = _third_arrondissement(session)
+    _inject_cluster(session, n=15, days=3, quartiers=quartiers)  # the 3 days up to AS_OF
+    yesterday = AS_OF - timedelta(days=1)
+    detect_signals(session=session, as_of=yesterday, settings=FAST)
+    streetlight = select(Signal).where(Signal.kind == "scan", Signal.service_code == "streetlight")
+    first = max(session.exec(streetlight).all(), key=lambda s: s.statistic)
+    assert first.as_of == yesterday and set(first.area_codes) & set(quartiers)
+    first.status = "dismissed"  # an analyst looked: road works, nothing to do
+    session.add(first)
+    session.commit()
+
+    detect_signals(session=session, as_of=AS_OF, settings=FAST)
+    today = [s for s in session.exec(streetlight).all() if s.as_of == AS_OF]
+    goes_on = max(today, key=lambda s: s.statistic)
+    assert goes_on.details["continues"] == first.id
+    assert goes_on.status == "dismissed"  # not back as "new" every day
+    assert f"Suite du signal n° {first.id}" in goes_on.explanation_fr
+    assert f"Continues signal #{first.id}" in goes_on.explanation_en
+    # A new cluster elsewhere, unrelated to the dismissed one, starts as "new".
+    assert all(s.status == "new" for s in today if "continues" not in s.details)

@@ -973,6 +973,22 @@ def detect_signals(
     return summary
 
 
+# A signal of an earlier day (at most this many days before) that the day's signal carries on.
+CONTINUATION_DAYS = 14
+
+
+def _continued(earlier: Sequence[Signal], c: Candidate) -> Signal | None:
+    """The latest earlier signal of the same kind and category, sharing an area, whose time span
+    overlaps or touches the candidate's: the same cluster, still going (or found again)."""
+    areas = set(c.area_codes)
+    for s in earlier:  # newest first
+        if (s.kind, s.service_code, s.incident_kind) != (c.kind, c.service_code, c.incident_kind):
+            continue
+        if areas & set(s.area_codes) and c.start <= s.end + timedelta(days=1) and s.start <= c.end:
+            return s
+    return None
+
+
 def store_candidates(
     *,
     session: Session,
@@ -981,9 +997,20 @@ def store_candidates(
     labels: Mapping[str, AreaLabel],
     summary: DetectionSummary,
 ) -> None:
-    """Upsert the day's signals on (as_of, key) and drop the day's stale untouched ones."""
+    """Upsert the day's signals on (as_of, key) and drop the day's stale untouched ones.
+
+    A cluster that goes on is found again day after day. Each day keeps its own row (its
+    figures are that day's), linked to the signal it continues (``details.continues``), and
+    a new row takes over the analyst's verdict on that one: a cluster dismissed or confirmed
+    yesterday does not come back as "new" today.
+    """
     services = _service_labels(session)
     existing = {s.key: s for s in session.exec(select(Signal).where(Signal.as_of == as_of))}
+    earlier = session.exec(
+        select(Signal)
+        .where(Signal.as_of < as_of, Signal.as_of >= as_of - timedelta(days=CONTINUATION_DAYS))
+        .order_by(col(Signal.as_of).desc(), col(Signal.statistic).desc())
+    ).all()
     now = utcnow()
     keys: set[str] = set()
     rows: list[Signal] = []
@@ -992,6 +1019,12 @@ def store_candidates(
             continue  # two clusters sharing a centre and start day: keep the stronger, first
         keys.add(c.key)
         fr, en = _explain(c, services, labels)
+        previous = _continued(earlier, c)
+        details = _json_safe(c.details)
+        if previous is not None:
+            details["continues"] = previous.id
+            fr += f" Suite du signal n° {previous.id} du {previous.as_of.isoformat()}."
+            en += f" Continues signal #{previous.id} of {previous.as_of.isoformat()}."
         values: dict[str, Any] = {
             "kind": c.kind,
             "method": c.method,
@@ -1007,12 +1040,14 @@ def store_candidates(
             "recurrence_interval_days": c.recurrence_interval_days,
             "explanation_fr": fr,
             "explanation_en": en,
-            "details": _json_safe(c.details),
+            "details": details,
             "detected_at": now,
         }
         row = existing.get(c.key)
         if row is None:
             row = Signal(key=c.key, as_of=as_of, **values)
+            if previous is not None:
+                row.status = previous.status
             session.add(row)
             summary.created += 1
         else:
