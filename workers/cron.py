@@ -14,3 +14,12 @@ cron.register(jobs.detect_signals, queue_name="signals", cron="30 5 * * *", job_
 # the raw aggregates are refreshed at once), and every aggregate rebuilt from scratch at night.
 cron.register(jobs.publish_aggregates, queue_name="default", interval=300, job_timeout=1800)
 cron.register(jobs.rebuild_aggregates, queue_name="default", cron="45 2 * * *", job_timeout=3600)
+# The classifier learns from the week's triage corrections (Sunday night; a few minutes of
+# training, skipped when there is no new correction; promoted only if macro-F1 does not drop).
+cron.register(
+    jobs.retrain_classifier,
+    queue_name="default",
+    cron="0 4 * * 0",
+    kwargs={"only_if_new": True},
+    job_timeout=3600,
+)

@@ -72,11 +72,24 @@ def suggest_category(text: str) -> dict[str, Any]:
     }
 
 
-def retrain_classifier(seed: int = 0) -> dict[str, Any]:
-    """Retrain on corpus + triage corrections; promote only if test macro-F1 does not drop."""
+def retrain_classifier(seed: int = 0, only_if_new: bool = False) -> dict[str, Any]:
+    """Retrain on corpus + triage corrections; promote only if test macro-F1 does not drop.
+
+    ``only_if_new`` (the weekly schedule): do nothing when triage has given no correction
+    since the last model was trained.
+    """
+    from sqlmodel import col, select
+
+    from backend.models import ModelVersion
+    from backend.services.classification import gold_examples
     from workers.retraining import retrain_and_maybe_promote
 
     with job_session() as session:
+        if only_if_new:
+            last = session.exec(select(ModelVersion).order_by(col(ModelVersion.id).desc())).first()
+            corrections = len(gold_examples(session=session))
+            if corrections == 0 or (last is not None and last.corrections_used == corrections):
+                return {"retrained": False, "corrections": corrections}
         return retrain_and_maybe_promote(session=session, seed=seed)
 
 

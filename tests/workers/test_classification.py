@@ -206,3 +206,22 @@ def test_worker_refuses_to_start_with_a_corrupted_model(
         preload_models()
     assert "Lanterne worker not started" in str(stopped.value)
     assert "corrupted" in str(stopped.value) or "cannot load" in str(stopped.value)
+
+
+def test_the_weekly_retraining_is_scheduled_and_waits_for_new_corrections(
+    app: Flask, session: Session, redis_client: redis.Redis, run_jobs: Callable[[], int]
+) -> None:
+    from rq.cron import CronScheduler
+    from rq.job import Job
+
+    scheduler = CronScheduler(connection=redis_client)
+    scheduler.load_config_from_file("workers.cron")
+    [weekly] = [j for j in scheduler.get_jobs() if j.func_name.endswith("retrain_classifier")]
+    assert weekly.cron == "0 4 * * 0" and weekly.kwargs == {"only_if_new": True}
+    # What the scheduler enqueues on Sunday night, run by a real worker: no correction yet,
+    # so no training and no new model version.
+    job_id = weekly.enqueue(redis_client).id
+    assert run_jobs() == 1
+    result = Job.fetch(job_id, connection=redis_client).return_value()
+    assert result == {"retrained": False, "corrections": 0}
+    assert session.exec(select(ModelVersion)).all() == []
