@@ -22,6 +22,8 @@ def process_report(report_id: int) -> dict[str, Any]:
         report = session.get(Report, report_id)
         if report is None:
             log.warning("process_report: report %s does not exist (deleted?)", report_id)
+            mark_own_row_done(session)  # nothing to do, ever: the relay must not resend it
+            session.commit()
             return {"report_id": report_id, "status": "missing"}
         if report.predicted_code is None:
             [(prediction, scrubbed)] = classification.classify_and_scrub(
@@ -42,7 +44,7 @@ def process_report(report_id: int) -> dict[str, Any]:
             set_status(session=session, report=report, status=ReportStatus.OPEN)
         links = links_in_transaction(session, report_id)
         # One commit for all of it, the outbox row included: if it is lost, the job runs again.
-        outbox.mark_done(session=session, job_id=f"process-report-{report_id}")
+        mark_own_row_done(session)
         session.commit()
         # No refresh of the aggregates here: the public figures change only at publication,
         # which first folds in every report changed since the last one, each cell once
@@ -157,11 +159,9 @@ def link_report(report_id: int) -> dict[str, Any]:
 
 def link_reports(report_ids: list[int]) -> dict[str, Any]:
     """Link a batch of reports (after an import of historical reports)."""
-    from workers.importers.common import link_job_id
-
     with job_session() as session:
         total = sum(link_report_now(session, report_id) for report_id in report_ids)
-        outbox.mark_done(session=session, job_id=link_job_id("reports", report_ids))
+        mark_own_row_done(session)
         session.commit()
     return {"reports": len(report_ids), "links": total}
 
@@ -169,11 +169,10 @@ def link_reports(report_ids: list[int]) -> dict[str, Any]:
 def link_incidents(incident_ids: list[int]) -> dict[str, Any]:
     """Link a batch of newly imported incidents to the reports near them (idempotent)."""
     from workers import linking
-    from workers.importers.common import link_job_id
 
     with job_session() as session:
         links = linking.link_incidents(session, incident_ids)
-        outbox.mark_done(session=session, job_id=link_job_id("incidents", incident_ids))
+        mark_own_row_done(session)
         session.commit()
     return {"incidents": len(incident_ids), "links": len(links)}
 
@@ -203,7 +202,11 @@ def refresh_aggregates(report_id: int) -> dict[str, Any]:
 
 
 def mark_own_row_done(session: Any) -> None:
-    """Mark the outbox row of the running RQ job done (in the caller's transaction)."""
+    """Mark the outbox row of the running RQ job done (in the caller's transaction).
+
+    Every job queued through the outbox calls this, whatever its job id: the relay pushes
+    again any row not done. Outside RQ (a direct call) there is no row to mark.
+    """
     from rq import get_current_job
 
     job = get_current_job()

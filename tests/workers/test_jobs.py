@@ -109,3 +109,17 @@ def test_cli_outbox_drain_says_what_to_do_when_redis_is_down(
     down.extensions["lanterne.db"].dispose()
     assert result.exit_code == 1, result.output
     assert "Redis does not answer" in result.output and "run this again" in result.output
+
+
+def test_a_job_for_a_deleted_report_is_done_not_resent(
+    client: FlaskClient, session: Session, run_jobs: Callable[[], int]
+) -> None:
+    from backend.services import outbox
+
+    client.post("/api/v1/reports", json=BODY)
+    report = session.exec(select(Report)).one()
+    session.delete(report)  # withdrawn before the worker got to it
+    session.commit()
+    assert run_jobs() == 1
+    session.expire_all()
+    assert outbox.pending_count(session=session) == 0

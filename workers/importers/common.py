@@ -541,7 +541,7 @@ Push = Callable[[OutboxMessage], None]
 
 
 def link_job_id(what: str, ids: Iterable[int]) -> str:
-    """The job id of a linking job, derived from its ids (so the job can mark itself done)."""
+    """The job id of a linking job, derived from its ids (a re-import queues the same job)."""
     return f"link-{what}-{row_hash(sorted(ids))[1:21]}"
 
 
