@@ -91,6 +91,9 @@ def created_body(report: Report) -> dict[str, Any]:
 
 def _uploaded_photo() -> bytes | None:
     # Read from the multipart body; its type is judged from its bytes, never its header.
+    # A JSON body has no files: not asking spares building an empty form per request.
+    if request.mimetype != "multipart/form-data":
+        return None
     upload = request.files.get("photo")
     return (upload.read() or None) if upload is not None else None
 
@@ -101,8 +104,9 @@ class Reports(MethodView):
 
     decorators = [limiter.limit(lambda: current_app.config["RATELIMIT_INTAKE"])]
 
-    @blp.arguments(IdempotencyHeaderSchema, location="headers")
-    @blp.arguments(ReportCreateSchema, location="json_or_form")
+    # Schema instances, not classes: webargs would build (and deep-copy) one per request.
+    @blp.arguments(IdempotencyHeaderSchema(), location="headers")
+    @blp.arguments(ReportCreateSchema(), location="json_or_form")
     @blp.response(201, ReportCreatedSchema)
     @blp.alt_response(400, description="Malformed body, bad photo, position outside the city")
     @blp.alt_response(409, description="An Idempotency-Key reused with another body")

@@ -130,7 +130,7 @@ class AreaIndex:
     def __init__(self, ttl: float = 10.0) -> None:
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._state: dict[str, Any] = {}
+        self._state: dict[Any, Any] = {}
 
     def invalidate(self) -> None:
         """Forget the index (after an import in this process)."""
@@ -142,7 +142,8 @@ class AreaIndex:
         return int(count or 0), int(max_id or 0)
 
     def _current(self, session: Session) -> dict[str, Any]:
-        key = str(session.get_bind().engine.url)
+        # The URL itself is the key: hashing it is cheap, rendering it as text is not.
+        key = session.get_bind().engine.url
         now = time.monotonic()
         state = self._state.get(key)
         if state is not None and now - state["checked"] < self._ttl:

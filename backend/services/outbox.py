@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from rq import Queue, Retry
@@ -33,6 +33,15 @@ GRACE = timedelta(seconds=5)
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
+class PendingJob(NamedTuple):
+    """What ``push`` needs of a job whose outbox row was written by a statement of its own."""
+
+    job_path: str
+    args: list[Any]
+    job_id: str
+    queue: str
+
+
 def add_job(
     *,
     session: Session,
@@ -51,7 +60,9 @@ def add_job(
     return message
 
 
-def push(message: OutboxMessage, *, connection: redis.Redis, job_timeout: int = 300) -> bool:
+def push(
+    message: OutboxMessage | PendingJob, *, connection: redis.Redis, job_timeout: int = 300
+) -> bool:
     """Enqueue one outbox row on RQ; False (and a warning) when Redis is unreachable."""
     try:
         # One round trip: RQ writes the queue's name, the job and the queue entry through the
