@@ -471,3 +471,26 @@ def test_intake_is_rate_limited_per_client(
     assert 1 <= int(last.headers["Retry-After"]) <= 60
     assert other.status_code == 201
     limited.extensions["lanterne.db"].dispose()
+
+
+def test_a_report_is_stored_with_its_first_step_and_its_job(
+    client: FlaskClient, session: Session, redis_client
+) -> None:
+    # On PostgreSQL these three rows come from one statement, on SQLite from three: both must
+    # write what the worker and the outbox relay read back.
+    from rq.job import Job
+
+    created = post(client, {"description": "Panneau tordu", **VIEUX_PORT}).json
+    report = session.exec(select(Report).where(Report.tracking_id == created["tracking_id"])).one()
+    step = session.exec(select(ReportUpdate).where(ReportUpdate.report_id == report.id)).one()
+    assert (step.status, step.created_at) == ("received", report.created_at)
+    assert report.created_at == report.updated_at and report.needs_triage is False
+    message = session.exec(select(OutboxMessage)).one()
+    assert message.job_path == "workers.jobs.process_report"
+    assert message.args == [report.id]
+    assert message.job_id == f"process-report-{report.id}"
+    assert (message.queue, message.attempts, message.done_at) == ("reports", 0, None)
+    assert message.created_at == report.created_at
+    # The web pushed that job to RQ at once, under the id the job marks its row done by.
+    job = Job.fetch(message.job_id, connection=redis_client)
+    assert (job.func_name, job.args, job.origin) == (message.job_path, (report.id,), "reports")
