@@ -88,6 +88,7 @@ class Indicators(MethodView):
     @blp.arguments(IndicatorQuerySchema, location="query", error_status_code=400, unknown=ma.RAISE)
     @blp.response(200, IndicatorsSchema)
     @blp.alt_response(400, description="Unknown area, category or period")
+    @blp.alt_response(404, description="No figures published yet")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Figures of one area (or the city), category (or all) and period."""
         from flask import current_app
@@ -96,6 +97,12 @@ class Indicators(MethodView):
 
         session = db.session
         cat = ind.catalogue(session)
+        if not cat.published:
+            fail(
+                404,
+                "No figures have been published yet: they are published once the first "
+                "reports have been processed, every few minutes. Try again later.",
+            )
         try:
             node = cat.area(args["area"])
         except ind.UnknownAreaError:

@@ -37,6 +37,8 @@ class Catalogue:
     services: list[Service]
     first_month: str
     last_month: str
+    # False until the first publication: there are no figures, and no period, to show yet.
+    published: bool = True
 
     def service(self, code: str) -> Service:
         """A service of the catalogue, or UnknownServiceError."""
@@ -102,6 +104,7 @@ def catalogue(session: Session) -> Catalogue:
         services=services,
         first_month=details.get("first_month") or this_month,
         last_month=this_month,
+        published=version != -1 and bool(details.get("last_month")),
     )
     with _LOCK:
         _CACHE[key] = (now, result)

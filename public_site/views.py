@@ -146,6 +146,11 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
     return render_template("public/error.html", code=code, message=message), code
 
 
+def not_yet_published() -> str:
+    """The page shown before the first publication: nothing is broken, there is nothing yet."""
+    return render_template("public/not_yet.html")
+
+
 def not_found(message: str) -> None:
     """A 404 with a helpful message."""
     abort(404, description=message)
@@ -257,6 +262,8 @@ def index() -> str:
     """The city at a glance: the map, the table behind it, headline figures, what changed."""
     session = db.session
     cat = ind.catalogue(session)
+    if not cat.published:
+        return not_yet_published()
     period = _choose_period(cat, request.args.get("periode"))
     service = _choose_service(cat, request.args.get("categorie"))
     hierarchy = cat.hierarchy
@@ -434,6 +441,8 @@ def area(code: str) -> str:
     """A neighbourhood: categories against the city and the previous period, trend, map."""
     session = db.session
     cat = ind.catalogue(session)
+    if not cat.published:
+        return not_yet_published()
     try:
         node = cat.area(code)
     except ind.UnknownAreaError:
@@ -618,8 +627,9 @@ def data() -> str:
         services=cat.services,
         threshold=current_app.config["MIN_PUBLISHED_COUNT"],
         grid=current_app.config["PUBLIC_GRID_DEGREES"],
-        first=cat.first_month,
-        last=cat.last_month,
+        published=cat.published,
+        first=periods.label(cat.first_month, lang()),
+        last=periods.label(cat.last_month, lang()),
     )
 
 

@@ -126,6 +126,13 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         ensure_default_catalogue(session=session)
     redis.Redis.from_url(flask_app.config["REDIS_URL"]).flushdb()
     AREA_INDEX.invalidate()
+    # The public site's catalogue and pages are cached per process until a publication:
+    # emptying the tables is such a change, which production never sees.
+    from public_site import indicators
+    from public_site.views import clear_page_cache
+
+    indicators.invalidate()
+    clear_page_cache()
 
 
 @pytest.fixture

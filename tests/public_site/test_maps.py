@@ -100,20 +100,14 @@ def test_maps_are_drawn_at_publication_and_again_only_when_their_areas_change(
     assert "Belsunce (centre)" in body(client, "/")
 
 
-def test_pages_show_their_tables_and_a_notice_until_the_map_is_drawn(
+def test_before_the_first_publication_no_map_is_loaded(
     app: Flask, client: FlaskClient, session: Session, marseille_areas: int
 ) -> None:
-    from public_site import indicators
-    from public_site.views import clear_page_cache
-
-    indicators.invalidate()
-    clear_page_cache()
-    # Nothing published yet: no map, but the pages work.
-    city = body(client, "/")
-    assert NOTICE in city and MAP_ELEMENT not in city and "leaflet.js" not in city
-    assert '<table id="figures"' in city and "Belsunce" in city
-    area = body(client, f"/quartiers/{QUARTIER}?lang=en")
-    assert "The map is being prepared" in area and MAP_ELEMENT not in area
+    # Nothing published yet: the pages say so (tests/public_site/test_pages.py), and load no
+    # map and no Leaflet. A map not drawn yet after a publication: the next test.
+    for url in ("/", f"/quartiers/{QUARTIER}?lang=en"):
+        page = body(client, url)
+        assert MAP_ELEMENT not in page and "leaflet.js" not in page
 
 
 def test_areas_imported_after_a_publication_get_their_maps_at_the_next_one(

@@ -214,3 +214,20 @@ def test_h3_cells_are_the_areas_when_none_are_loaded(
     body = client.get("/").get_data(as_text=True)
     assert f"Secteur {cell[-6:]}" in body
     assert client.get(f"/quartiers/{cell}").status_code == 200
+
+
+def test_before_the_first_publication_pages_say_so_and_show_no_period(
+    client: FlaskClient, marseille_areas: int
+) -> None:
+    # A city that has just installed Lanterne: areas loaded, nothing published yet.
+    for url in ("/", "/quartiers/1320101", "/donnees"):
+        page = client.get(url)
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200, url
+        assert "1970" not in text, url
+        assert "publié" in text, url
+    assert "Pas encore de chiffres" in client.get("/").get_data(as_text=True)
+    assert "No figures yet" in client.get("/?lang=en").get_data(as_text=True)
+    api = client.get("/api/v1/indicators")
+    assert api.status_code == 404
+    assert "No figures have been published yet" in api.json["message"]
