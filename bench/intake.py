@@ -2,7 +2,9 @@
 
 Measures accepted reports/s, latency percentiles and errors for Lanterne's real endpoint and,
 in the same run, for a bare Flask endpoint doing one INSERT (the baseline), on PostgreSQL and
-on SQLite; then the resident memory of a web worker. Needs `wrk` (Debian package `wrk`).
+on SQLite; the CPU time each accepted report cost the web workers, PostgreSQL and Redis (all
+their processes on the machine, read before and after the measured run); then the resident
+memory of a web worker. Needs `wrk` (Debian package `wrk`).
 
     .venv/bin/python bench/intake.py --duration 60 --runs 3
 """
@@ -94,6 +96,22 @@ def worker_rss_mb(proc: subprocess.Popen[bytes]) -> float:
     return max(c.memory_info().rss for c in children) / 1e6
 
 
+def cpu_seconds(server: subprocess.Popen[bytes]) -> dict[str, float]:
+    """CPU time so far of the web workers, the PostgreSQL backends and Redis, by role."""
+    web = [server.pid] + [c.pid for c in psutil.Process(server.pid).children()]
+    totals = {"web": 0.0, "postgres": 0.0, "redis": 0.0}
+    for proc in psutil.process_iter(["name"]):
+        role = "web" if proc.pid in web else proc.info["name"]
+        role = "redis" if role and role.startswith("redis-server") else role
+        if role in totals:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            totals[role] += times.user + times.system
+    return totals
+
+
 def load(port: int, duration: int, connections: int) -> dict[str, float]:
     """Drive the server with wrk for ``duration`` seconds."""
     out = subprocess.run(  # noqa: S603
@@ -153,7 +171,14 @@ def bench_database(label: str, url: str, args: argparse.Namespace, tmp: Path) ->
             proc = run_server(app, env, args.port, args.workers)
             try:
                 load(args.port, 3, args.connections)  # warm-up
-                results[name].append(load(args.port, args.duration, args.connections))
+                before = cpu_seconds(proc)
+                result = load(args.port, args.duration, args.connections)
+                after = cpu_seconds(proc)
+                # CPU per accepted report, in ms, by process (SQLite has no server process).
+                done = result["rps"] * args.duration
+                for role in before:
+                    result[f"cpu_{role}"] = (after[role] - before[role]) * 1000 / done
+                results[name].append(result)
                 if name == "lanterne":
                     rss = max(rss, worker_rss_mb(proc))
             finally:
@@ -167,11 +192,12 @@ def bench_database(label: str, url: str, args: argparse.Namespace, tmp: Path) ->
         m = med[name]
         rows.append(
             f"| {label} | {name} | {m['rps']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} "
-            f"| {m['errors']:.0f} |"
+            f"| {m['errors']:.0f} | {m['cpu_web']:.2f} | {m['cpu_postgres']:.2f} "
+            f"| {m['cpu_redis']:.2f} |"
         )
     ratio = med["lanterne"]["rps"] / med["bare"]["rps"]
-    rows.append(f"| {label} | ratio lanterne / bare | {ratio:.2f} | | | |")
-    rows.append(f"| {label} | web worker RSS after the run | {rss:.0f} MB | | | |")
+    rows.append(f"| {label} | ratio lanterne / bare | {ratio:.2f} | | | | | | |")
+    rows.append(f"| {label} | web worker RSS after the run | {rss:.0f} MB | | | | | | |")
     return rows
 
 
@@ -189,8 +215,9 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     rows = [
-        "| database | server | reports/s | p50 ms | p99 ms | errors |",
-        "|---|---|---|---|---|---|",
+        "| database | server | reports/s | p50 ms | p99 ms | errors "
+        "| CPU ms/report: web | PostgreSQL | Redis |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
