@@ -117,7 +117,8 @@ def _replay(session: Session, key: str, fingerprint: str, ttl: timedelta) -> Sub
     return SubmitResult(report=report, replayed=True)
 
 
-# The columns intake sets; the others keep their SQL defaults (NULL) until the worker runs.
+# The columns intake sets; the others stay NULL until the worker runs. Both forms of the
+# intake statement (below) are built from this list: a new column intake must fill goes here.
 _INTAKE_COLUMNS = (
     "tracking_id",
     "source",
