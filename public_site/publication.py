@@ -37,6 +37,7 @@ from backend.models import (
     Report,
     Service,
 )
+from backend.services.catalogue import service_of
 from public_site import periods
 from public_site.suppression import Relation, protect
 
@@ -725,7 +726,6 @@ def _write_reports(
     object_services: set[str],
 ) -> None:
     """Individual reports: object categories only, from published month cells only."""
-    from workers.aggregates import service_of
 
     stmt = (
         sa.select(  # type: ignore[call-overload,misc]

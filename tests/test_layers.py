@@ -1,8 +1,8 @@
-"""The dependency direction of DESIGN.md: ``backend`` never imports ``workers``.
+"""The dependency direction of DESIGN.md: ``backend`` and ``public_site`` never import ``workers``.
 
-The web process is the backend; the workers import the backend, never the other way round,
-so that the web never loads what only the workers need (spaCy, the scan statistics...). Jobs
-are queued by their dotted path instead. The runtime side is checked by
+The web process is the backend and the public site; the workers import them, never the other
+way round, so that the web never loads what only the workers need (spaCy, the scan
+statistics...). Jobs are queued by their dotted path instead. The runtime side is checked by
 ``tests/staff/test_triage_api.py`` and ``tests/workers/test_classification.py``.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-BACKEND = Path(__file__).resolve().parents[1] / "backend"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
@@ -24,10 +24,11 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
-def test_the_backend_never_imports_the_workers() -> None:
+def test_the_web_never_imports_the_workers() -> None:
     offenders = [
-        f"{path.relative_to(BACKEND.parent)}:{line} imports {module}"
-        for path in sorted(BACKEND.rglob("*.py"))
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for package in ("backend", "public_site")
+        for path in sorted((ROOT / package).rglob("*.py"))
         for line, module in _imports(path)
         if module == "workers" or module.startswith("workers.")
     ]

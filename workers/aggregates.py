@@ -33,12 +33,12 @@ from backend.models import (
     ReportUpdate,
 )
 from backend.models.report import CLOSED_STATUSES
+from backend.services.catalogue import UNCLASSIFIED, service_of
 from public_site.periods import month_bounds, month_of
 
 # A report counts as fixed when the city says so; "closed" is the end of a fixed report's life
 # in Open311 terms. Rejected and duplicate reports are closed without being fixed.
 FIXED_STATUSES = frozenset({ReportStatus.FIXED, ReportStatus.CLOSED})
-UNCLASSIFIED = "other"
 
 CellKey = tuple[str, str, str]  # month, area_code, service_code
 
@@ -80,11 +80,6 @@ class CellFigures:
             if satisfaction is not None:
                 self.satisfaction_n += 1
                 self.satisfaction_sum += satisfaction
-
-
-def service_of(service_code: str | None, service_hint: str | None) -> str:
-    """The category a report is counted in: the city's, else the resident's, else ``other``."""
-    return service_code or service_hint or UNCLASSIFIED
 
 
 def compute_cell(*, session: Session, key: CellKey, tz: str) -> CellFigures:

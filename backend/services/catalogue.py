@@ -73,6 +73,15 @@ DEFAULT_SERVICES: list[tuple[str, str, str, str, int, bool]] = [
 ]
 
 
+# The category of a report that neither the city nor the resident has put in one.
+UNCLASSIFIED = "other"
+
+
+def service_of(service_code: str | None, service_hint: str | None) -> str:
+    """The category a report is counted in: the city's, else the resident's, else ``other``."""
+    return service_code or service_hint or UNCLASSIFIED
+
+
 def ensure_default_catalogue(*, session: Session) -> int:
     """Insert the default catalogue when the service table is empty; return rows added."""
     if session.exec(select(Service).limit(1)).first() is not None:
