@@ -1,0 +1,109 @@
+"""What each part of intake costs: Lanterne with Flask-Limiter and/or the RQ push left out.
+
+Runs, in turn and on PostgreSQL, Lanterne as it is, without Flask-Limiter, without the RQ push,
+without both (``bench/intake_variant_app.py``), and the bare INSERT endpoint; wrk as in
+``bench/intake.py``. Prints the median reports/s, the ratio to the bare endpoint and the CPU
+per accepted report of the web workers, PostgreSQL and Redis.
+
+    .venv/bin/python bench/intake_costs.py --duration 20 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from intake import (  # bench/ is on sys.path when run as a script
+    BIN,
+    ROOT,
+    cpu_seconds,
+    drop_postgres,
+    load,
+    prepare_postgres,
+    run_server,
+    stop,
+)
+
+DB = "lanterne_bench_costs"
+VARIANTS = [
+    ("Lanterne", "backend.wsgi:app", ""),
+    ("without Flask-Limiter", "bench.intake_variant_app:app", "limiter"),
+    ("without the RQ push", "bench.intake_variant_app:app", "push"),
+    ("without both", "bench.intake_variant_app:app", "limiter,push"),
+    ("bare INSERT", "bench.bare_insert_app:app", ""),
+]
+
+
+def main() -> None:
+    """Run every variant ``--runs`` times, interleaved, and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--port", type=int, default=8312)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    from bare_insert_app import create_table
+
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in VARIANTS}
+    with tempfile.TemporaryDirectory() as tmp:
+        url = prepare_postgres(DB)
+        try:
+            env = dict(os.environ)
+            env.update(
+                DATABASE_URL=url,
+                REDIS_URL=args.redis_url,
+                LANTERNE_INSTANCE_PATH=str(Path(tmp) / "instance"),
+                LANTERNE_RATELIMIT_INTAKE="1000000 per second",
+                LANTERNE_ENV="production",
+            )
+            subprocess.run([str(BIN / "lanterne"), "db", "upgrade"], env=env, cwd=ROOT, check=True)  # noqa: S603
+            create_table(url)
+            for run in range(args.runs):
+                for name, app, left_out in VARIANTS:
+                    variant_env = {**env, "LANTERNE_BENCH_VARIANT": left_out}
+                    proc = run_server(app, variant_env, args.port, args.workers)
+                    try:
+                        load(args.port, 3, args.connections)  # warm-up
+                        before = cpu_seconds(proc)
+                        result = load(args.port, args.duration, args.connections)
+                        after = cpu_seconds(proc)
+                    finally:
+                        stop(proc)
+                    done = result["rps"] * args.duration
+                    for role in before:
+                        result[f"cpu_{role}"] = (after[role] - before[role]) * 1000 / done
+                    results[name].append(result)
+                    print(f"run {run + 1}: {name}: {result['rps']:.0f} reports/s", file=sys.stderr)
+        finally:
+            drop_postgres(DB)
+    import redis
+
+    redis.Redis.from_url(args.redis_url).flushdb()
+    med = {
+        name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        for name, runs in results.items()
+    }
+    bare = med["bare INSERT"]["rps"]
+    print(
+        "| server | reports/s | ratio to bare | p99 ms | CPU ms/report: web | PostgreSQL | Redis |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, m in med.items():
+        print(
+            f"| {name} | {m['rps']:.0f} | {m['rps'] / bare:.2f} | {m['p99_ms']:.1f} "
+            f"| {m['cpu_web']:.2f} | {m['cpu_postgres']:.2f} | {m['cpu_redis']:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
