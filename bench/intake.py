@@ -150,17 +150,37 @@ def drop_postgres(name: str = PG_DB) -> None:
     admin.dispose()
 
 
-def bench_database(label: str, url: str, args: argparse.Namespace, tmp: Path) -> list[str]:
-    """Lanterne vs bare INSERT on one database; returns table rows."""
+def server_env(url: str, redis_url: str, instance: Path) -> dict[str, str]:
+    """The environment of a bench's servers, with the database migrated.
+
+    Production settings, and an intake rate limit that a load generator on one address never
+    reaches (the limiter still runs and still makes its Redis round trip).
+    """
     env = dict(os.environ)
     env.update(
         DATABASE_URL=url,
-        REDIS_URL=args.redis_url,
-        LANTERNE_INSTANCE_PATH=str(tmp / "instance"),
+        REDIS_URL=redis_url,
+        LANTERNE_INSTANCE_PATH=str(instance),
         LANTERNE_RATELIMIT_INTAKE="1000000 per second",
         LANTERNE_ENV="production",
     )
     subprocess.run([str(BIN / "lanterne"), "db", "upgrade"], env=env, cwd=ROOT, check=True)  # noqa: S603
+    return env
+
+
+def add_load_arguments(parser: argparse.ArgumentParser, *, duration: int, port: int) -> None:
+    """The options shared by the wrk benches."""
+    parser.add_argument("--duration", type=int, default=duration)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+
+
+def bench_database(label: str, url: str, args: argparse.Namespace, tmp: Path) -> list[str]:
+    """Lanterne vs bare INSERT on one database; returns table rows."""
+    env = server_env(url, args.redis_url, tmp / "instance")
     from bare_insert_app import create_table  # bench/ is on sys.path when run as a script
 
     create_table(url)
@@ -204,12 +224,7 @@ def bench_database(label: str, url: str, args: argparse.Namespace, tmp: Path) ->
 def main() -> None:
     """Run the bench and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=int, default=60)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
-    parser.add_argument("--port", type=int, default=8311)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    add_load_arguments(parser, duration=60, port=8311)
     parser.add_argument("--only", choices=["postgresql", "sqlite"], default=None)
     args = parser.parse_args()
     if shutil.which("wrk") is None:

@@ -11,22 +11,20 @@ per accepted report of the web workers, PostgreSQL and Redis.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from intake import (  # bench/ is on sys.path when run as a script
-    BIN,
-    ROOT,
+    add_load_arguments,
     cpu_seconds,
     drop_postgres,
     load,
     prepare_postgres,
     run_server,
+    server_env,
     stop,
 )
 
@@ -43,12 +41,7 @@ VARIANTS = [
 def main() -> None:
     """Run every variant ``--runs`` times, interleaved, and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
-    parser.add_argument("--port", type=int, default=8312)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
+    add_load_arguments(parser, duration=20, port=8312)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -58,15 +51,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = prepare_postgres(DB)
         try:
-            env = dict(os.environ)
-            env.update(
-                DATABASE_URL=url,
-                REDIS_URL=args.redis_url,
-                LANTERNE_INSTANCE_PATH=str(Path(tmp) / "instance"),
-                LANTERNE_RATELIMIT_INTAKE="1000000 per second",
-                LANTERNE_ENV="production",
-            )
-            subprocess.run([str(BIN / "lanterne"), "db", "upgrade"], env=env, cwd=ROOT, check=True)  # noqa: S603
+            env = server_env(url, args.redis_url, Path(tmp) / "instance")
             create_table(url)
             for run in range(args.runs):
                 for name, app, left_out in VARIANTS:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -27,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from intake import BIN, ROOT, drop_postgres, prepare_postgres, run_server, stop
+from intake import BIN, ROOT, drop_postgres, prepare_postgres, run_server, server_env, stop
 
 PG_DB = "lanterne_bench_classified"
 TEXTS = [
@@ -169,15 +168,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         url = prepare_postgres(PG_DB)
         try:
-            env = dict(os.environ)
-            env.update(
-                DATABASE_URL=url,
-                REDIS_URL=args.redis_url,
-                LANTERNE_INSTANCE_PATH=str(tmp / "instance"),
-                LANTERNE_RATELIMIT_INTAKE="1000000 per second",
-                LANTERNE_ENV="production",
-            )
-            subprocess.run([str(BIN / "lanterne"), "db", "upgrade"], env=env, cwd=ROOT, check=True)  # noqa: S603
+            env = server_env(url, args.redis_url, tmp / "instance")
             for run in range(args.runs):
                 print(f"run {run + 1}/{args.runs}", file=sys.stderr)
                 results.append(one_run(args, env, url))
