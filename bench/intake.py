@@ -132,6 +132,19 @@ def load(port: int, duration: int, connections: int) -> dict[str, float]:
     return parse_wrk(out)
 
 
+def measured_load(server: subprocess.Popen[bytes], args: argparse.Namespace) -> dict[str, float]:
+    """A warm-up, then the measured wrk run, with the CPU per accepted report by process."""
+    load(args.port, 3, args.connections)
+    before = cpu_seconds(server)
+    result = load(args.port, args.duration, args.connections)
+    after = cpu_seconds(server)
+    # CPU per accepted report, in ms (SQLite has no server process: its column stays at 0).
+    done = result["rps"] * args.duration
+    for role in before:
+        result[f"cpu_{role}"] = (after[role] - before[role]) * 1000 / done
+    return result
+
+
 def prepare_postgres(name: str = PG_DB) -> str:
     """A fresh, empty PostgreSQL database for a bench (migrate it with ``lanterne db upgrade``)."""
     drop_postgres(name)
@@ -190,14 +203,7 @@ def bench_database(label: str, url: str, args: argparse.Namespace, tmp: Path) ->
         for name, app in (("lanterne", "backend.wsgi:app"), ("bare", "bench.bare_insert_app:app")):
             proc = run_server(app, env, args.port, args.workers)
             try:
-                load(args.port, 3, args.connections)  # warm-up
-                before = cpu_seconds(proc)
-                result = load(args.port, args.duration, args.connections)
-                after = cpu_seconds(proc)
-                # CPU per accepted report, in ms, by process (SQLite has no server process).
-                done = result["rps"] * args.duration
-                for role in before:
-                    result[f"cpu_{role}"] = (after[role] - before[role]) * 1000 / done
+                result = measured_load(proc, args)
                 results[name].append(result)
                 if name == "lanterne":
                     rss = max(rss, worker_rss_mb(proc))

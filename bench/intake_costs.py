@@ -19,9 +19,8 @@ from pathlib import Path
 
 from intake import (  # bench/ is on sys.path when run as a script
     add_load_arguments,
-    cpu_seconds,
     drop_postgres,
-    load,
+    measured_load,
     prepare_postgres,
     run_server,
     server_env,
@@ -58,15 +57,9 @@ def main() -> None:
                     variant_env = {**env, "LANTERNE_BENCH_VARIANT": left_out}
                     proc = run_server(app, variant_env, args.port, args.workers)
                     try:
-                        load(args.port, 3, args.connections)  # warm-up
-                        before = cpu_seconds(proc)
-                        result = load(args.port, args.duration, args.connections)
-                        after = cpu_seconds(proc)
+                        result = measured_load(proc, args)
                     finally:
                         stop(proc)
-                    done = result["rps"] * args.duration
-                    for role in before:
-                        result[f"cpu_{role}"] = (after[role] - before[role]) * 1000 / done
                     results[name].append(result)
                     print(f"run {run + 1}: {name}: {result['rps']:.0f} reports/s", file=sys.stderr)
         finally:
