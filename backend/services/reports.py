@@ -35,7 +35,8 @@ from backend.services.contacts import ContactCipher, ContactDetails, delete_cont
 from backend.services.photos import PhotoLimits, clean_photo, delete_photo, store_photo
 
 PROCESS_JOB = "workers.jobs.process_report"
-# Its RQ job id, by which the job marks its outbox row done (``workers.jobs``).
+# Its RQ job id is this prefix and the report's id (``process_job_id``; in SQL, in the
+# PostgreSQL intake statement): one id per report, so a report is never queued twice.
 PROCESS_JOB_ID_PREFIX = "process-report-"
 PROCESS_QUEUE = "reports"
 INTAKE_SCOPE = "POST /api/v1/reports"
@@ -82,6 +83,11 @@ class SubmitResult:
 
     report: Report
     replayed: bool
+
+
+def process_job_id(report_id: int) -> str:
+    """The RQ job id of a report's processing job."""
+    return f"{PROCESS_JOB_ID_PREFIX}{report_id}"
 
 
 def new_tracking_id() -> str:
@@ -151,8 +157,6 @@ def _intake_statements(dialect: str) -> tuple[Executable, ...]:
     outbox_t = OutboxMessage.__table__  # type: ignore[attr-defined]
     params = {name: bindparam(f"p_{name}", type_=report_t.c[name].type) for name in _INTAKE_COLUMNS}
     insert_report = insert(report_t).values(params).returning(report_t.c.id)
-    step_columns = ["report_id", "status", "created_at"]
-    job_columns = ["job_path", "args", "job_id", "queue", "created_at", "attempts"]
     if dialect != "postgresql":
         step = insert(update_t).values(
             report_id=bindparam("p_id"),
@@ -172,7 +176,8 @@ def _intake_statements(dialect: str) -> tuple[Executable, ...]:
     step_cte = (
         insert(update_t)
         .from_select(
-            step_columns, sa_select(new_report.c.id, params["status"], params["created_at"])
+            ["report_id", "status", "created_at"],
+            sa_select(new_report.c.id, params["status"], params["created_at"]),
         )
         .returning(update_t.c.id)
         .cte("first_step")
@@ -180,7 +185,7 @@ def _intake_statements(dialect: str) -> tuple[Executable, ...]:
     job_cte = (
         insert(outbox_t)
         .from_select(
-            job_columns,
+            ["job_path", "args", "job_id", "queue", "created_at", "attempts"],
             sa_select(
                 literal(PROCESS_JOB),
                 func.json_build_array(new_report.c.id),
@@ -209,7 +214,7 @@ def _insert_report(session: Session, report: Report) -> outbox.PendingJob:
     job = outbox.PendingJob(
         job_path=PROCESS_JOB,
         args=[report.id],
-        job_id=f"{PROCESS_JOB_ID_PREFIX}{report.id}",
+        job_id=process_job_id(report.id),
         queue=PROCESS_QUEUE,
     )
     if len(statements) > 1:

@@ -45,7 +45,7 @@ from sqlmodel import Session, SQLModel, col, select
 from backend.db import utcnow
 from backend.models import OutboxMessage, ReportStatus, ReportUpdate, Service
 from backend.services import outbox
-from backend.services.reports import PROCESS_JOB, new_tracking_id
+from backend.services.reports import PROCESS_JOB, new_tracking_id, process_job_id
 from workers.importers.common import (
     CsvFile,
     ImportFileError,
@@ -401,7 +401,7 @@ class ReportWriter:
                                 session=self.session,
                                 job_path=PROCESS_JOB,
                                 args=[report_id],
-                                job_id=f"process-report-{report_id}",
+                                job_id=process_job_id(report_id),
                             )
                         )
                 else:
