@@ -132,13 +132,11 @@ class Reports(MethodView):
             fail(400, f"Photo refused: {exc}.", errors={"files": {"photo": [str(exc)]}})
         except reports_service.IdempotencyConflictError as exc:
             fail(409, str(exc))
-        report = result.report
-        headers_out = {
-            "Location": url_for("reports.Tracking", tracking_id=report.tracking_id),
-        }
+        body = created_body(result.report)
+        headers_out = {"Location": body["api_url"]}
         if result.replayed:
             headers_out["Idempotent-Replayed"] = "true"
-        return created_body(report), 201, headers_out
+        return body, 201, headers_out
 
 
 @blp.route("/<string:tracking_id>")

@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from sqlalchemy import Executable, String, bindparam, cast, func, insert, literal
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -201,13 +202,12 @@ def _intake_statements(dialect: str) -> tuple[Executable, ...]:
     return (sa_select(new_report.c.id).add_cte(step_cte, job_cte),)
 
 
-def _insert_report(session: Session, report: Report) -> outbox.PendingJob:
+def _insert_report(connection: Connection, report: Report) -> outbox.PendingJob:
     """Write a new report with its first history step and its outbox row; set its id.
 
-    Core statements on the session's connection, in its transaction: the ORM's unit of work
-    costs several times more on this hot path. The instance stays outside the session.
+    Core statements in the connection's transaction: the ORM's unit of work costs several
+    times more on this hot path. The instance stays outside any session.
     """
-    connection = session.connection()
     values = {f"p_{name}": getattr(report, name) for name in _INTAKE_COLUMNS}
     statements = _intake_statements(connection.dialect.name)
     report.id = connection.execute(statements[0], values).scalar_one()
@@ -224,6 +224,53 @@ def _insert_report(session: Session, report: Report) -> outbox.PendingJob:
     return job
 
 
+def _insert_report_alone(engine: Engine, report: Report) -> outbox.PendingJob:
+    """Write a report that has no other rows beside it, in a transaction of its own.
+
+    Most reports come so: no contact, no Idempotency-Key, no channel rows. On PostgreSQL the
+    intake statement is a single statement, atomic by itself: run in autocommit it needs no
+    COMMIT round trip, and no ORM session is begun for it (decision 0004).
+    """
+    if len(_intake_statements(engine.dialect.name)) == 1:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return _insert_report(connection, report)
+    with engine.begin() as connection:
+        return _insert_report(connection, report)
+
+
+def _add_rows_beside(
+    session: Session,
+    report: Report,
+    *,
+    details: ContactDetails | None,
+    cipher: ContactCipher,
+    idempotency: tuple[str, str] | None,
+    add_rows: Callable[[Session, Report, Contact | None], None] | None,
+) -> None:
+    """Add a stored report's rare rows to the session's transaction: its contact, its
+    idempotency record (key and request fingerprint), a channel's own rows."""
+    assert report.id is not None
+    contact = None
+    if details is not None:
+        contact = make_contact(cipher=cipher, report_id=report.id, details=details)
+        session.add(contact)
+    if idempotency is not None:
+        key, fingerprint = idempotency
+        session.add(
+            IdempotencyRecord(
+                scope=INTAKE_SCOPE,
+                key=key,
+                request_hash=fingerprint,
+                report_id=report.id,
+                created_at=report.created_at,
+            )
+        )
+    if add_rows is not None:
+        if contact is not None:
+            session.flush()
+        add_rows(session, report, contact)
+
+
 def submit_report(
     *,
     session: Session,
@@ -238,8 +285,9 @@ def submit_report(
 ) -> SubmitResult:
     """Store a new report with its history, contact, idempotency record and outbox row.
 
-    Everything is committed in one transaction; the job reaches RQ after the commit, and
-    stays in the outbox if Redis is down. ``source`` names the channel (``api``,
+    Everything is committed in one transaction (a report with no rows beside it commits on
+    its own connection, without the session); the job reaches RQ after the commit, and stays
+    in the outbox if Redis is down. ``source`` names the channel (``api``,
     ``open311``...); ``add_rows`` lets a channel add its own rows to that same transaction
     (the report has its id; the contact, when there is one, is flushed and has its id).
     """
@@ -285,34 +333,28 @@ def submit_report(
         created_at=now,
         updated_at=now,
     )
+    given = data.get("contact") or {}
+    details = None
+    if given.get("email") or given.get("phone"):
+        details = ContactDetails(
+            email=given.get("email"),
+            phone=given.get("phone"),
+            consent_notifications=bool(given.get("consent_notifications")),
+        )
     try:
-        job = _insert_report(session, report)
-        assert report.id is not None
-        contact: Contact | None = None
-        given = data.get("contact")
-        if given and (given.get("email") or given.get("phone")):
-            details = ContactDetails(
-                email=given.get("email"),
-                phone=given.get("phone"),
-                consent_notifications=bool(given.get("consent_notifications")),
+        if details is None and not idempotency_key and add_rows is None:
+            job = _insert_report_alone(session.get_bind().engine, report)
+        else:
+            job = _insert_report(session.connection(), report)
+            _add_rows_beside(
+                session,
+                report,
+                details=details,
+                cipher=cipher,
+                idempotency=(idempotency_key, fingerprint) if idempotency_key else None,
+                add_rows=add_rows,
             )
-            contact = make_contact(cipher=cipher, report_id=report.id, details=details)
-            session.add(contact)
-        if idempotency_key:
-            session.add(
-                IdempotencyRecord(
-                    scope=INTAKE_SCOPE,
-                    key=idempotency_key,
-                    request_hash=fingerprint,
-                    report_id=report.id,
-                    created_at=now,
-                )
-            )
-        if add_rows is not None:
-            if contact is not None:
-                session.flush()
-            add_rows(session, report, contact)
-        session.commit()
+            session.commit()
     except IntegrityError:
         # Two retries of one request raced: the other one won; answer as it did.
         session.rollback()

@@ -51,7 +51,9 @@ def test_json_report_is_created_with_an_unguessable_tracking_id(
     # 144 bits of randomness, URL-safe base64: 24 characters.
     assert len(body["tracking_id"]) >= 22
     assert body["tracking_url"] == f"https://lanterne.example/suivi/{body['tracking_id']}"
-    assert response.headers["Location"].endswith(body["tracking_id"])
+    # Location is the report's tracking resource, the same absolute URL as api_url.
+    assert response.headers["Location"] == body["api_url"]
+    assert client.get(response.headers["Location"]).json["tracking_id"] == body["tracking_id"]
     ids = {
         post(client, {"description": f"trou {i}", **VIEUX_PORT}).json["tracking_id"]
         for i in range(20)
