@@ -33,7 +33,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    client = create_app(config_from_env()).test_client()
+    if os.environ.get("LANTERNE_BENCH_VARIANT"):
+        # Lanterne with parts left out, for bench/intake_instructions.py (bench only).
+        from intake_variant_app import app  # bench/ is on sys.path when run as a script
+    else:
+        app = create_app(config_from_env())
+    client = app.test_client()
     rng = random.Random(1)
 
     def post() -> None:

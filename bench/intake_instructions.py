@@ -1,0 +1,89 @@
+"""Instructions the web process runs per report, counted by valgrind, with parts left out.
+
+On a shared machine, CPU times and rates move by 10 % or more from one run to the next;
+instruction counts do not (about 1 % apart for the same code). This runs bench/intake_cpu.py
+under callgrind twice, with two request counts, each on a fresh PostgreSQL database, and divides
+the difference by the extra requests: start-up and warm-up cancel out. The variants leave out
+Flask-Limiter or the RQ push (bench/intake_variant_app.py). Only the user-space instructions of
+the web process are counted: not the kernel's (round trips), nor PostgreSQL's or Redis's.
+Needs valgrind (Debian package ``valgrind``); takes about 3 minutes a variant.
+
+    .venv/bin/python bench/intake_instructions.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from intake import ROOT, drop_postgres, prepare_postgres, server_env  # bench/ is on sys.path
+
+DB = "lanterne_bench_instructions"
+VARIANTS = [
+    ("Lanterne", ""),
+    ("without Flask-Limiter", "limiter"),
+    ("without the RQ push", "push"),
+    ("without both", "limiter,push"),
+]
+
+
+def instructions(variant: str, requests: int, redis_url: str, tmp: Path) -> int:
+    """Instructions of one bench/intake_cpu.py run of ``requests`` reports (after 200 warm-up)."""
+    try:
+        env = server_env(prepare_postgres(DB), redis_url, tmp / "instance")
+        # The same hash seed each run: set and dict orders, hence counts, repeat.
+        env.update(LANTERNE_BENCH_VARIANT=variant, PYTHONHASHSEED="0")
+        cmd = [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            str(ROOT / "bench" / "intake_cpu.py"),
+            "--requests",
+            str(requests),
+            "--runs",
+            "1",
+        ]
+        out = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+    finally:
+        drop_postgres(DB)
+    found = re.search(r"Collected : (\d+)", out.stderr)
+    if found is None:
+        sys.exit(f"valgrind printed no count:\n{out.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    """Count each variant and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="extra requests counted")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is needed: apt-get install valgrind")
+    rows = [
+        "| web process | instructions per report | share of Lanterne's |",
+        "|---|---|---|",
+    ]
+    lanterne = 0.0
+    with tempfile.TemporaryDirectory() as tmp_name:
+        for label, variant in VARIANTS:
+            print(f"{label}: counting...", file=sys.stderr, flush=True)
+            low = instructions(variant, 100, args.redis_url, Path(tmp_name))
+            high = instructions(variant, 100 + args.requests, args.redis_url, Path(tmp_name))
+            per_report = (high - low) / args.requests
+            lanterne = lanterne or per_report
+            rows.append(f"| {label} | {per_report / 1e6:.2f} M | {per_report / lanterne:.0%} |")
+    import redis
+
+    redis.Redis.from_url(args.redis_url).flushdb()
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
