@@ -33,9 +33,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    if os.environ.get("LANTERNE_BENCH_VARIANT"):
-        # Lanterne with parts left out, for bench/intake_instructions.py (bench only).
-        from intake_variant_app import app  # bench/ is on sys.path when run as a script
+    # For bench/intake_instructions.py: the baseline, or Lanterne with parts left out.
+    # (bench/ is on sys.path when run as a script.)
+    if os.environ.get("LANTERNE_BENCH_VARIANT") == "bare":
+        from bare_insert_app import app, create_table
+
+        create_table(os.environ["DATABASE_URL"])
+    elif os.environ.get("LANTERNE_BENCH_VARIANT"):
+        from intake_variant_app import app
     else:
         app = create_app(config_from_env())
     client = app.test_client()

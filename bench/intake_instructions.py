@@ -4,7 +4,8 @@ On a shared machine, CPU times and rates move by 10 % or more from one run to th
 instruction counts do not (about 1 % apart for the same code). This runs bench/intake_cpu.py
 under callgrind twice, with two request counts, each on a fresh PostgreSQL database, and divides
 the difference by the extra requests: start-up and warm-up cancel out. The variants leave out
-Flask-Limiter or the RQ push (bench/intake_variant_app.py). Only the user-space instructions of
+Flask-Limiter or the RQ push (bench/intake_variant_app.py); the last is bench/intake.py's
+baseline, the bare INSERT endpoint. Only the user-space instructions of
 the web process are counted: not the kernel's (round trips), nor PostgreSQL's or Redis's.
 Needs valgrind (Debian package ``valgrind``); takes about 3 minutes a variant.
 
@@ -29,6 +30,7 @@ VARIANTS = [
     ("without Flask-Limiter", "limiter"),
     ("without the RQ push", "push"),
     ("without both", "limiter,push"),
+    ("bare INSERT (bench/bare_insert_app.py)", "bare"),
 ]
 
 
@@ -63,6 +65,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="extra requests counted")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
+    parser.add_argument(
+        "--only", nargs="+", choices=[v or "lanterne" for _, v in VARIANTS], help="variants"
+    )
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed: apt-get install valgrind")
@@ -73,12 +78,16 @@ def main() -> None:
     lanterne = 0.0
     with tempfile.TemporaryDirectory() as tmp_name:
         for label, variant in VARIANTS:
+            if args.only and (variant or "lanterne") not in args.only:
+                continue
             print(f"{label}: counting...", file=sys.stderr, flush=True)
             low = instructions(variant, 100, args.redis_url, Path(tmp_name))
             high = instructions(variant, 100 + args.requests, args.redis_url, Path(tmp_name))
             per_report = (high - low) / args.requests
-            lanterne = lanterne or per_report
-            rows.append(f"| {label} | {per_report / 1e6:.2f} M | {per_report / lanterne:.0%} |")
+            if not variant:
+                lanterne = per_report
+            share = f"{per_report / lanterne:.0%}" if lanterne else "(Lanterne not counted)"
+            rows.append(f"| {label} | {per_report / 1e6:.2f} M | {share} |")
     import redis
 
     redis.Redis.from_url(args.redis_url).flushdb()
