@@ -496,3 +496,23 @@ def test_a_report_is_stored_with_its_first_step_and_its_job(
     # The web pushed that job to RQ at once, under the id the job marks its row done by.
     job = Job.fetch(message.job_id, connection=redis_client)
     assert (job.func_name, job.args, job.origin) == (message.job_path, (report.id,), "reports")
+
+
+def test_after_a_plain_report_the_pooled_connections_roll_back_again(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    # A report with nothing beside it is written in autocommit (one round trip on PostgreSQL).
+    # The connection must go back to the pool transactional: a later rollback undoes its writes.
+    assert post(client, {"description": "Panneau tordu", **VIEUX_PORT}).status_code == 201
+    engine = app.extensions["lanterne.db"]
+    pooled = [engine.connect() for _ in range(max(engine.pool.checkedin(), 1))]
+    try:
+        for i, connection in enumerate(pooled):
+            connection.execute(
+                sa.insert(IdempotencyRecord).values(scope="test", key=f"k{i}", request_hash="x")
+            )
+            connection.rollback()
+    finally:
+        for connection in pooled:
+            connection.close()
+    assert count(session, IdempotencyRecord) == 0
