@@ -247,8 +247,11 @@ def _add_rows_beside(
     idempotency: tuple[str, str] | None,
     add_rows: Callable[[Session, Report, Contact | None], None] | None,
 ) -> None:
-    """Add a stored report's rare rows to the session's transaction: its contact, its
-    idempotency record (key and request fingerprint), a channel's own rows."""
+    """Add a stored report's rare rows to the session's transaction.
+
+    They are its contact, its idempotency record (the key and the request's fingerprint) and
+    a channel's own rows (``add_rows``).
+    """
     assert report.id is not None
     contact = None
     if details is not None:
