@@ -28,13 +28,22 @@ from intake import (  # bench/ is on sys.path when run as a script
 )
 
 DB = "lanterne_bench_costs"
+# What each server leaves out (LANTERNE_BENCH_VARIANT, read by bench/intake_variant_app.py);
+# "bare" is the baseline of bench/intake.py. bench/intake_instructions.py counts the same list.
 VARIANTS = [
-    ("Lanterne", "backend.wsgi:app", ""),
-    ("without Flask-Limiter", "bench.intake_variant_app:app", "limiter"),
-    ("without the RQ push", "bench.intake_variant_app:app", "push"),
-    ("without both", "bench.intake_variant_app:app", "limiter,push"),
-    ("bare INSERT", "bench.bare_insert_app:app", ""),
+    ("Lanterne", ""),
+    ("without Flask-Limiter", "limiter"),
+    ("without the RQ push", "push"),
+    ("without both", "limiter,push"),
+    ("bare INSERT", "bare"),
 ]
+
+
+def wsgi_app(variant: str) -> str:
+    """The gunicorn app of a variant."""
+    if variant == "bare":
+        return "bench.bare_insert_app:app"
+    return "bench.intake_variant_app:app" if variant else "backend.wsgi:app"
 
 
 def main() -> None:
@@ -46,16 +55,16 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
     from bare_insert_app import create_table
 
-    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in VARIANTS}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         url = prepare_postgres(DB)
         try:
             env = server_env(url, args.redis_url, Path(tmp) / "instance")
             create_table(url)
             for run in range(args.runs):
-                for name, app, left_out in VARIANTS:
-                    variant_env = {**env, "LANTERNE_BENCH_VARIANT": left_out}
-                    proc = run_server(app, variant_env, args.port, args.workers)
+                for name, variant in VARIANTS:
+                    variant_env = {**env, "LANTERNE_BENCH_VARIANT": variant}
+                    proc = run_server(wsgi_app(variant), variant_env, args.port, args.workers)
                     try:
                         result = measured_load(proc, args)
                     finally:

@@ -23,15 +23,9 @@ import tempfile
 from pathlib import Path
 
 from intake import ROOT, drop_postgres, prepare_postgres, server_env  # bench/ is on sys.path
+from intake_costs import VARIANTS
 
 DB = "lanterne_bench_instructions"
-VARIANTS = [
-    ("Lanterne", ""),
-    ("without Flask-Limiter", "limiter"),
-    ("without the RQ push", "push"),
-    ("without both", "limiter,push"),
-    ("bare INSERT (bench/bare_insert_app.py)", "bare"),
-]
 
 
 def instructions(variant: str, requests: int, redis_url: str, tmp: Path) -> int:

@@ -726,7 +726,6 @@ def _write_reports(
     object_services: set[str],
 ) -> None:
     """Individual reports: object categories only, from published month cells only."""
-
     stmt = (
         sa.select(  # type: ignore[call-overload,misc]
             Report.created_at,
