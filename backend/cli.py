@@ -137,7 +137,7 @@ def areas_import(
 
 @main.group("outbox")
 def outbox_group() -> None:
-    """The queue of jobs waiting for Redis."""
+    """The outbox: jobs committed with their data, on their way to RQ."""
 
 
 @outbox_group.command("drain")
@@ -162,6 +162,61 @@ def outbox_drain() -> None:
             total += sent
         left = outbox.pending_count(session=session)
     click.echo(f"{total} jobs pushed to RQ; {left} not done yet (queued or running).")
+
+
+@outbox_group.command("relay")
+@click.option(
+    "--interval",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(min=0.01, max=60),
+    help="seconds between looks at the outbox when nothing waits",
+)
+@click.option(
+    "--batch",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="jobs pushed to RQ per round trip",
+)
+@click.option("--once", is_flag=True, help="push what waits now, then stop")
+@with_appcontext
+def outbox_relay(interval: float, batch: int, once: bool) -> None:
+    """Push the jobs waiting in the outbox to RQ, a batch at a time, until stopped.
+
+    The Procfile's ``relay`` process. Several relays may run side by side on PostgreSQL.
+    """
+    import signal
+    import threading
+
+    import redis
+    from sqlalchemy.exc import DBAPIError
+
+    from backend.services import outbox
+
+    engine, client = db.engine, redis_conn.client
+    if once:
+        total = 0
+        try:
+            while sent := outbox.relay_waiting(engine=engine, connection=client, limit=batch):
+                total += sent
+        except (redis.RedisError, DBAPIError) as exc:
+            with db.new_session() as session:
+                left = outbox.waiting_count(session=session)
+            raise click.ClickException(
+                f"{total} jobs pushed, then: {exc}. {left} jobs wait in the outbox; "
+                "start Redis (or fix REDIS_URL) and run this again."
+            ) from exc
+        click.echo(f"{total} jobs pushed to RQ; none waits in the outbox.")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"Outbox relay: every {interval} s, {batch} jobs a round trip.", err=True)
+    total = outbox.relay(
+        engine=engine, connection=client, stop=stop, interval=interval, limit=batch
+    )
+    click.echo(f"Outbox relay stopped: {total} jobs pushed to RQ.", err=True)
 
 
 # --- demo -----------------------------------------------------------------------------------
@@ -201,7 +256,7 @@ def demo(count: int, days: int, seed: int, if_empty: bool) -> None:
 @click.option("--workers", "web_workers", default=2, show_default=True, help="gunicorn workers")
 @with_appcontext
 def run(host: str, port: int, web_workers: int) -> None:
-    """Serve web + worker + scheduler in one command (the Procfile's processes, via honcho)."""
+    """Serve web + worker + relay + scheduler in one command (the Procfile's, via honcho)."""
     from honcho.manager import Manager
 
     env = dict(os.environ)
@@ -224,6 +279,7 @@ def run(host: str, port: int, web_workers: int) -> None:
         "--with-scheduler high reports default signals",
         env=env,
     )
+    manager.add_process("relay", f"{bin_dir / 'lanterne'} outbox relay", env=env)
     manager.add_process("scheduler", f"{bin_dir / 'rq'} cron workers.cron --url {url}", env=env)
     click.echo(f"Lanterne on http://{host}:{port}/ (Ctrl-C stops everything)", err=True)
     manager.loop()

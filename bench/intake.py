@@ -2,9 +2,11 @@
 
 Measures accepted reports/s, latency percentiles and errors for Lanterne's real endpoint and,
 in the same run, for a bare Flask endpoint doing one INSERT (the baseline), on PostgreSQL and
-on SQLite; the CPU time each accepted report cost the web workers, PostgreSQL and Redis (all
-their processes on the machine, read before and after the measured run); then the resident
-memory of a web worker. Needs `wrk` (Debian package `wrk`).
+on SQLite; the CPU time each accepted report cost the web workers, Lanterne's outbox relay
+(which runs beside its web, as in production, and takes the jobs to RQ), PostgreSQL and Redis
+(all their processes on the machine, read before and after the measured run); the jobs still
+waiting in the outbox when the load stops (the relay keeps up if they are fewer than a batch);
+then the resident memory of a web worker. Needs `wrk` (Debian package `wrk`).
 
     .venv/bin/python bench/intake.py --duration 60 --runs 3
 """
@@ -84,8 +86,25 @@ def run_server(app: str, env: dict[str, str], port: int, workers: int) -> subpro
     return proc
 
 
+def start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start Lanterne's outbox relay (the Procfile's ``relay`` process)."""
+    cmd = [str(BIN / "lanterne"), "outbox", "relay"]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)  # noqa: S603
+
+
+def outbox_waiting(url: str) -> int:
+    """How many jobs wait in the outbox for the relay."""
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        waiting = conn.execute(
+            sa.text("SELECT count(*) FROM outbox_message WHERE dispatched_at IS NULL")
+        ).scalar_one()
+    engine.dispose()
+    return int(waiting)
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop gunicorn and its workers."""
+    """Stop a server (gunicorn and its workers, or the relay)."""
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)
 
@@ -96,12 +115,15 @@ def worker_rss_mb(proc: subprocess.Popen[bytes]) -> float:
     return max(c.memory_info().rss for c in children) / 1e6
 
 
-def cpu_seconds(server: subprocess.Popen[bytes]) -> dict[str, float]:
-    """CPU time so far of the web workers, the PostgreSQL backends and Redis, by role."""
+def cpu_seconds(
+    server: subprocess.Popen[bytes], relay: subprocess.Popen[bytes] | None = None
+) -> dict[str, float]:
+    """CPU time so far of the web workers, the relay, PostgreSQL's backends and Redis, by role."""
     web = [server.pid] + [c.pid for c in psutil.Process(server.pid).children()]
-    totals = {"web": 0.0, "postgres": 0.0, "redis": 0.0}
+    totals = {"web": 0.0, "relay": 0.0, "postgres": 0.0, "redis": 0.0}
     for proc in psutil.process_iter(["name"]):
         role = "web" if proc.pid in web else proc.info["name"]
+        role = "relay" if relay is not None and proc.pid == relay.pid else role
         role = "redis" if role and role.startswith("redis-server") else role
         if role in totals:
             try:
@@ -132,12 +154,16 @@ def load(port: int, duration: int, connections: int) -> dict[str, float]:
     return parse_wrk(out)
 
 
-def measured_load(server: subprocess.Popen[bytes], args: argparse.Namespace) -> dict[str, float]:
+def measured_load(
+    server: subprocess.Popen[bytes],
+    args: argparse.Namespace,
+    relay: subprocess.Popen[bytes] | None = None,
+) -> dict[str, float]:
     """A warm-up, then the measured wrk run, with the CPU per accepted report by process."""
     load(args.port, 3, args.connections)
-    before = cpu_seconds(server)
+    before = cpu_seconds(server, relay)
     result = load(args.port, args.duration, args.connections)
-    after = cpu_seconds(server)
+    after = cpu_seconds(server, relay)
     # CPU per accepted report, in ms (SQLite has no server process: its column stays at 0).
     done = result["rps"] * args.duration
     for role in before:
@@ -202,13 +228,18 @@ def bench_database(label: str, url: str, args: argparse.Namespace, tmp: Path) ->
     for _ in range(args.runs):
         for name, app in (("lanterne", "backend.wsgi:app"), ("bare", "bench.bare_insert_app:app")):
             proc = run_server(app, env, args.port, args.workers)
+            relay = start_relay(env) if name == "lanterne" else None
             try:
-                result = measured_load(proc, args)
+                result = measured_load(proc, args, relay)
+                if relay is not None:
+                    result["waiting"] = outbox_waiting(url)
                 results[name].append(result)
                 if name == "lanterne":
                     rss = max(rss, worker_rss_mb(proc))
             finally:
                 stop(proc)
+                if relay is not None:
+                    stop(relay)
     rows = []
     med = {
         name: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -216,14 +247,15 @@ def bench_database(label: str, url: str, args: argparse.Namespace, tmp: Path) ->
     }
     for name in ("lanterne", "bare"):
         m = med[name]
+        waiting = f"{m['waiting']:.0f}" if "waiting" in m else ""
         rows.append(
             f"| {label} | {name} | {m['rps']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} "
-            f"| {m['errors']:.0f} | {m['cpu_web']:.2f} | {m['cpu_postgres']:.2f} "
-            f"| {m['cpu_redis']:.2f} |"
+            f"| {m['errors']:.0f} | {m['cpu_web']:.2f} | {m['cpu_relay']:.2f} "
+            f"| {m['cpu_postgres']:.2f} | {m['cpu_redis']:.2f} | {waiting} |"
         )
     ratio = med["lanterne"]["rps"] / med["bare"]["rps"]
-    rows.append(f"| {label} | ratio lanterne / bare | {ratio:.2f} | | | | | | |")
-    rows.append(f"| {label} | web worker RSS after the run | {rss:.0f} MB | | | | | | |")
+    rows.append(f"| {label} | ratio lanterne / bare | {ratio:.2f} | | | | | | | | |")
+    rows.append(f"| {label} | web worker RSS after the run | {rss:.0f} MB | | | | | | | | |")
     return rows
 
 
@@ -237,8 +269,8 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
     rows = [
         "| database | server | reports/s | p50 ms | p99 ms | errors "
-        "| CPU ms/report: web | PostgreSQL | Redis |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| CPU ms/report: web | relay | PostgreSQL | Redis | jobs waiting at the end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

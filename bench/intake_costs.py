@@ -1,9 +1,9 @@
-"""What each part of intake costs: Lanterne with Flask-Limiter and/or the RQ push left out.
+"""What Flask-Limiter costs intake: Lanterne with and without it, beside the bare endpoint.
 
-Runs, in turn and on PostgreSQL, Lanterne as it is, without Flask-Limiter, without the RQ push,
-without both (``bench/intake_variant_app.py``), and the bare INSERT endpoint; wrk as in
-``bench/intake.py``. Prints the median reports/s, the ratio to the bare endpoint and the CPU
-per accepted report of the web workers, PostgreSQL and Redis.
+Runs, in turn and on PostgreSQL, Lanterne as it is, Lanterne without Flask-Limiter
+(``bench/intake_variant_app.py``), each with its outbox relay beside it, and the bare INSERT
+endpoint; wrk as in ``bench/intake.py``. Prints the median reports/s, the ratio to the bare
+endpoint and the CPU per accepted report of the web workers, the relay, PostgreSQL and Redis.
 
     .venv/bin/python bench/intake_costs.py --duration 20 --runs 3
 """
@@ -24,6 +24,7 @@ from intake import (  # bench/ is on sys.path when run as a script
     prepare_postgres,
     run_server,
     server_env,
+    start_relay,
     stop,
 )
 
@@ -33,8 +34,6 @@ DB = "lanterne_bench_costs"
 VARIANTS = [
     ("Lanterne", ""),
     ("without Flask-Limiter", "limiter"),
-    ("without the RQ push", "push"),
-    ("without both", "limiter,push"),
     ("bare INSERT", "bare"),
 ]
 
@@ -65,10 +64,13 @@ def main() -> None:
                 for name, variant in VARIANTS:
                     variant_env = {**env, "LANTERNE_BENCH_VARIANT": variant}
                     proc = run_server(wsgi_app(variant), variant_env, args.port, args.workers)
+                    relay = None if variant == "bare" else start_relay(variant_env)
                     try:
-                        result = measured_load(proc, args)
+                        result = measured_load(proc, args, relay)
                     finally:
                         stop(proc)
+                        if relay is not None:
+                            stop(relay)
                     results[name].append(result)
                     print(f"run {run + 1}: {name}: {result['rps']:.0f} reports/s", file=sys.stderr)
         finally:
@@ -82,13 +84,15 @@ def main() -> None:
     }
     bare = med["bare INSERT"]["rps"]
     print(
-        "| server | reports/s | ratio to bare | p99 ms | CPU ms/report: web | PostgreSQL | Redis |"
+        "| server | reports/s | ratio to bare | p99 ms "
+        "| CPU ms/report: web | relay | PostgreSQL | Redis |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for name, m in med.items():
         print(
             f"| {name} | {m['rps']:.0f} | {m['rps'] / bare:.2f} | {m['p99_ms']:.1f} "
-            f"| {m['cpu_web']:.2f} | {m['cpu_postgres']:.2f} | {m['cpu_redis']:.2f} |"
+            f"| {m['cpu_web']:.2f} | {m['cpu_relay']:.2f} | {m['cpu_postgres']:.2f} "
+            f"| {m['cpu_redis']:.2f} |"
         )
 
 

@@ -3,10 +3,10 @@
 On a shared machine, CPU times and rates move by 10 % or more from one run to the next;
 instruction counts do not (about 1 % apart for the same code). This runs bench/intake_cpu.py
 under callgrind twice, with two request counts, each on a fresh PostgreSQL database, and divides
-the difference by the extra requests: start-up and warm-up cancel out. The variants leave out
-Flask-Limiter or the RQ push (bench/intake_variant_app.py); the last variant is the baseline of
+the difference by the extra requests: start-up and warm-up cancel out. A variant leaves out
+Flask-Limiter (bench/intake_variant_app.py); the last variant is the baseline of
 bench/intake.py, the bare INSERT endpoint. Only the user-space instructions of the web process
-are counted: not the kernel's (round trips), nor PostgreSQL's or Redis's.
+are counted: not the kernel's (round trips), nor the outbox relay's, PostgreSQL's or Redis's.
 Needs valgrind (Debian package ``valgrind``); takes about 3 minutes a variant.
 
     .venv/bin/python bench/intake_instructions.py

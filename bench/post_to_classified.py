@@ -1,10 +1,10 @@
 """Time from POST to classified, at a steady rate of reports, with one RQ worker.
 
-Starts gunicorn and one Lanterne RQ worker (``workers.worker.LanterneWorker``, the model
-preloaded) on PostgreSQL + Redis servers, sends JSON reports at a fixed rate (an open loop: a
-slow answer does not slow the sender), and measures, for each report, the time from the moment
-its POST was sent to the moment the worker opened it (classified, scrubbed, linked, figures
-refreshed: the "open" step of its history).
+Starts gunicorn, the outbox relay and one Lanterne RQ worker
+(``workers.worker.LanterneWorker``, the model preloaded) on PostgreSQL + Redis servers, sends
+JSON reports at a fixed rate (an open loop: a slow answer does not slow the sender), and
+measures, for each report, the time from the moment its POST was sent to the moment the worker
+opened it (classified, scrubbed, linked, figures refreshed: the "open" step of its history).
 
     .venv/bin/python bench/post_to_classified.py --rate 50 --duration 60 --runs 3
 """
@@ -26,7 +26,16 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from intake import BIN, ROOT, drop_postgres, prepare_postgres, run_server, server_env, stop
+from intake import (
+    BIN,
+    ROOT,
+    drop_postgres,
+    prepare_postgres,
+    run_server,
+    server_env,
+    start_relay,
+    stop,
+)
 
 PG_DB = "lanterne_bench_classified"
 TEXTS = [
@@ -132,6 +141,7 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
 def one_run(args: argparse.Namespace, env: dict[str, str], url: str) -> dict[str, float]:
     """Warm up, then one measured run; latency percentiles in seconds."""
     web = run_server("backend.wsgi:app", env, args.port, args.web_workers)
+    relay = start_relay(env)
     worker = start_worker(env)
     try:
         warm = send_steadily(args.port, 5, 2)  # the worker loads its models meanwhile
@@ -141,6 +151,7 @@ def one_run(args: argparse.Namespace, env: dict[str, str], url: str) -> dict[str
         opened = opened_at(url, list(sent), 300)
     finally:
         stop(web)
+        stop(relay)
         stop(worker)
     latencies = sorted(opened[t].timestamp() - sent[t] for t in opened)
     missing = len(sent) - len(opened)

@@ -19,6 +19,7 @@ from backend.app import create_app
 from backend.config import TestingConfig
 from backend.db import make_engine
 from backend.extensions import db, limiter
+from backend.services import outbox
 from backend.services.areas import AREA_INDEX
 from backend.services.catalogue import ensure_default_catalogue
 
@@ -149,10 +150,25 @@ def redis_client(app: Flask) -> redis.Redis:
 
 
 @pytest.fixture
-def run_jobs(redis_client: redis.Redis) -> Callable[[], int]:
-    """Run every queued job now, in this process, with a real RQ worker; return how many ran."""
+def relay(redis_client: redis.Redis) -> Callable[[], int]:
+    """Push every job waiting in the outbox to RQ now, as the relay process does."""
+
+    def _relay() -> int:
+        total = 0
+        while sent := outbox.relay_waiting(engine=db.engine, connection=redis_client):
+            total += sent
+        return total
+
+    return _relay
+
+
+@pytest.fixture
+def run_jobs(redis_client: redis.Redis, relay: Callable[[], int]) -> Callable[[], int]:
+    """Relay the outbox, then run every queued job now, in this process, with a real RQ
+    worker; return how many were queued (jobs that jobs queue wait for the next call)."""
 
     def _run() -> int:
+        relay()
         queues = [Queue(name, connection=redis_client) for name in QUEUES]
         before = sum(q.count for q in queues)
         worker = SimpleWorker(queues, connection=redis_client)

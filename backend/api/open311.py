@@ -23,7 +23,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from backend.api.reports import contact_cipher, intake_settings
-from backend.extensions import db, limiter, redis_conn
+from backend.extensions import db, limiter
 from backend.models import ApiKey
 from backend.schemas import open311 as shapes
 from backend.services import apikeys, open311
@@ -254,7 +254,6 @@ def _post_request(fmt: str) -> Response:
         settings=intake_settings(),
         cipher=contact_cipher(),
         fernet=_fernet(),
-        connection=redis_conn.client,
     )
     service = db.session.get(open311.Service, form["service_code"])
     answer = {

@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.api.common import fail
-from backend.extensions import db, limiter, redis_conn
+from backend.extensions import db, limiter
 from backend.models import Report
 from backend.schemas.reports import (
     IdempotencyHeaderSchema,
@@ -122,7 +122,6 @@ class Reports(MethodView):
                 idempotency_key=headers.get("idempotency_key"),
                 settings=intake_settings(),
                 cipher=contact_cipher(),
-                connection=redis_conn.client,
             )
         except reports_service.UnknownServiceError as exc:
             fail(400, str(exc), errors={"json": {"service_code": [str(exc)]}})

@@ -15,7 +15,7 @@ from flask_smorest.pagination import PaginationParameters
 from backend.api.common import fail
 from backend.api.reports import contact_cipher
 from backend.auth import can_read_contacts, current_staff, roles_required, visible_or_404
-from backend.extensions import db, redis_conn
+from backend.extensions import db
 from backend.models import Report
 from backend.schemas.triage import (
     CategoryCorrectionSchema,
@@ -129,7 +129,6 @@ class ReportCategory(MethodView):
                 report=report,
                 service_code=data["service_code"],
                 staff=current_staff(),
-                connection=redis_conn.client,
             )
         except triage.UnknownCategoryError as exc:
             fail(400, str(exc), errors={"json": {"service_code": [str(exc)]}})
@@ -158,7 +157,6 @@ class ReportStatusChange(MethodView):
                 status=data["status"],
                 public_note=data.get("public_note"),
                 staff=current_staff(),
-                connection=redis_conn.client,
             )
         except triage.StatusChangeError as exc:
             if exc.reason == "transition":

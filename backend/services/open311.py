@@ -19,7 +19,6 @@ from typing import Any
 
 import h3
 import marshmallow as ma
-import redis
 from cryptography.fernet import MultiFernet
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -486,7 +485,6 @@ def create_request(
     settings: reports_service.IntakeSettings,
     cipher: ContactCipher,
     fernet: MultiFernet,
-    connection: redis.Redis | None,
 ) -> Report:
     """POST requests: validate against the service definition, then the foundation's intake."""
     code = form["service_code"]
@@ -533,7 +531,6 @@ def create_request(
             idempotency_key=idempotency_key,
             settings=settings,
             cipher=cipher,
-            connection=connection,
             source=SOURCE,
             add_rows=extras.add_rows,
         )

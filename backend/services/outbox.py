@@ -1,15 +1,21 @@
 """The transactional outbox: jobs are rows first, and reach RQ after the commit.
 
-Delivery is at least once. The web process pushes a job to RQ right after its commit, without
-writing to the database again (that keeps intake fast); the job marks its row done when it has
-run. A relay (``dispatch_pending``, scheduled every few seconds) pushes again any row that is
-not done and that RQ does not hold, e.g. because Redis was down. Jobs are idempotent.
-The web process never imports ``workers``: jobs are named by their dotted path.
+Whoever has a job for the workers adds a row to the outbox in its own transaction
+(``add_job``, or intake's own statement) and does nothing more: nothing on a request's path
+talks to RQ. The relay (``lanterne outbox relay``, ``relay_waiting``) claims the rows that
+wait, oldest first and a batch at a time, and pushes each batch to RQ in one round trip; a
+batch costs RQ a third of what one push per request cost (decision 0006). Delivery is at least
+once: the scheduled catch-up (``dispatch_pending``, every few seconds) pushes again any row not
+done that RQ does not hold, e.g. because Redis lost it. Jobs are idempotent and mark their own
+row done. The web process never imports ``workers``: jobs are named by their dotted path.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, NamedTuple
 
@@ -17,7 +23,8 @@ import redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from sqlalchemy import update
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, func, select
 
 from backend.db import insert_row, utcnow
@@ -28,7 +35,7 @@ log = logging.getLogger(__name__)
 # Retries with backoff: a job that fails for a passing reason (a locked database, a restart)
 # is tried again; the job itself is idempotent.
 DEFAULT_RETRY = Retry(max=3, interval=[10, 60, 300])
-# A row younger than this is left to the web process's own push.
+# A row younger than this is left to the relay.
 GRACE = timedelta(seconds=5)
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
@@ -60,29 +67,118 @@ def add_job(
     return message
 
 
-def push(
-    message: OutboxMessage | PendingJob, *, connection: redis.Redis, job_timeout: int = 300
-) -> bool:
-    """Enqueue one outbox row on RQ; False (and a warning) when Redis is unreachable."""
-    try:
-        # One round trip: RQ writes the queue's name, the job and the queue entry through the
-        # given pipeline and leaves its execution to us.
-        with connection.pipeline() as pipe:
-            Queue(message.queue, connection=connection).enqueue(
+def push_many(
+    messages: Sequence[OutboxMessage | PendingJob],
+    *,
+    connection: redis.Redis,
+    job_timeout: int = 300,
+) -> None:
+    """Enqueue outbox rows on RQ in one round trip; raises ``redis.RedisError`` if it fails.
+
+    RQ writes each job and its queue entry through one pipeline (``Queue.enqueue_many``); the
+    rows keep their order within each queue.
+    """
+    by_queue: dict[str, list[Any]] = {}
+    for message in messages:
+        by_queue.setdefault(message.queue, []).append(
+            Queue.prepare_data(
                 message.job_path,
-                *message.args,
+                tuple(message.args),
                 job_id=message.job_id,
-                job_timeout=job_timeout,
+                timeout=job_timeout,
                 retry=DEFAULT_RETRY,
                 result_ttl=3600,
                 failure_ttl=7 * 24 * 3600,
-                pipeline=pipe,
             )
-            pipe.execute()
-    except redis.RedisError as exc:
-        log.warning("outbox: Redis unavailable, %s stays pending (%s)", message.job_id, exc)
-        return False
-    return True
+        )
+    with connection.pipeline() as pipe:
+        for name, datas in by_queue.items():
+            Queue(name, connection=connection).enqueue_many(datas, pipeline=pipe)
+        pipe.execute()
+
+
+def relay_waiting(*, engine: Engine, connection: redis.Redis, limit: int = 500) -> int:
+    """Push to RQ the oldest rows that wait for the relay (up to ``limit``); return how many.
+
+    One transaction: the rows are claimed (``dispatched_at`` set) by one ``UPDATE ...
+    RETURNING``, pushed, and the claim commits only once RQ has them. If Redis fails, the
+    claim rolls back and the rows wait for the next call (the error is raised). On PostgreSQL
+    the claim skips rows another relay holds (``SKIP LOCKED``), so relays can run side by
+    side; on SQLite the database's write lock takes them in turn.
+    """
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    waiting = (
+        select(table.c.id).where(table.c.dispatched_at.is_(None)).order_by(table.c.id).limit(limit)
+    )
+    if engine.dialect.name == "postgresql":
+        waiting = waiting.with_for_update(skip_locked=True)
+    claim = (
+        update(table)
+        .where(table.c.id.in_(waiting.scalar_subquery()))
+        .values(dispatched_at=utcnow(), attempts=table.c.attempts + 1)
+        .returning(table.c.id, table.c.job_path, table.c.args, table.c.job_id, table.c.queue)
+    )
+    with engine.begin() as conn:
+        rows = sorted(conn.execute(claim).all())  # RETURNING has no order: oldest first
+        if rows:
+            push_many(
+                [PendingJob(r.job_path, r.args, r.job_id, r.queue) for r in rows],
+                connection=connection,
+            )
+    return len(rows)
+
+
+def relay(
+    *,
+    engine: Engine,
+    connection: redis.Redis,
+    stop: threading.Event,
+    interval: float = 0.2,
+    limit: int = 500,
+) -> int:
+    """Run the relay until ``stop`` is set; return how many jobs it pushed.
+
+    A full batch is followed at once by the next; otherwise the relay looks again after
+    ``interval`` seconds, so a job waits about that long at most when the relay keeps up.
+    While Redis or the database fails, it says so once, retries with a growing pause (up to
+    5 s), and says when it is back.
+    """
+    total = since_log = 0
+    failing: str | None = None
+    pause = interval
+    logged_at = time.monotonic()
+    while not stop.is_set():
+        try:
+            sent = relay_waiting(engine=engine, connection=connection, limit=limit)
+        except (redis.RedisError, DBAPIError) as exc:
+            if failing is None:
+                log.warning("outbox relay: cannot push, jobs wait in the outbox (%s)", exc)
+            failing = str(exc)
+            pause = min(max(pause * 2, interval), 5.0)
+            stop.wait(pause)
+            continue
+        if failing is not None:
+            log.warning("outbox relay: pushing again")
+            failing, pause = None, interval
+        total += sent
+        since_log += sent
+        if time.monotonic() - logged_at >= 60:
+            if since_log:
+                log.info("outbox relay: %d jobs pushed in the last minute", since_log)
+            since_log, logged_at = 0, time.monotonic()
+        if sent < limit:
+            stop.wait(interval)
+    return total
+
+
+def waiting_count(*, session: Session) -> int:
+    """How many outbox rows wait for the relay."""
+    stmt = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(col(OutboxMessage.dispatched_at).is_(None))
+    )
+    return session.exec(stmt).one()
 
 
 def _held_by_rq(job_id: str, connection: redis.Redis) -> bool:
@@ -110,24 +206,25 @@ def dispatch_pending(
     )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    sent = 0
+    lost: list[OutboxMessage] = []
     try:
         for message in session.exec(stmt).all():
-            try:
-                if _held_by_rq(message.job_id, connection):
-                    continue
-            except redis.RedisError as exc:
-                message.last_error = str(exc)[:500]
-                break
-            message.attempts += 1
-            if not push(message, connection=connection, job_timeout=job_timeout):
-                message.last_error = "Redis unavailable"
-                break
-            message.dispatched_at = utcnow()
-            sent += 1
-    finally:
+            if not _held_by_rq(message.job_id, connection):
+                lost.append(message)
+        if lost:
+            push_many(lost, connection=connection, job_timeout=job_timeout)
+    except redis.RedisError as exc:
+        log.warning("outbox: Redis unavailable, %d jobs stay pending (%s)", len(lost), exc)
+        for message in lost:
+            message.last_error = str(exc)[:500]
         session.commit()
-    return sent
+        return 0
+    for message in lost:
+        message.attempts += 1
+        message.dispatched_at = utcnow()
+        message.last_error = None
+    session.commit()
+    return len(lost)
 
 
 def mark_done(*, session: Session, job_id: str) -> None:

@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import redis
 from sqlalchemy import Executable, String, bindparam, cast, func, insert, literal
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
@@ -29,7 +28,6 @@ from backend.models import (
     ReportUpdate,
     Service,
 )
-from backend.services import outbox
 from backend.services.areas import OutsideCityError, area_for_position
 from backend.services.catalogue import get_active_service
 from backend.services.contacts import ContactCipher, ContactDetails, delete_contact, make_contact
@@ -202,7 +200,7 @@ def _intake_statements(dialect: str) -> tuple[Executable, ...]:
     return (sa_select(new_report.c.id).add_cte(step_cte, job_cte),)
 
 
-def _insert_report(connection: Connection, report: Report) -> outbox.PendingJob:
+def _insert_report(connection: Connection, report: Report) -> None:
     """Write a new report with its first history step and its outbox row; set its id.
 
     Core statements in the connection's transaction: the ORM's unit of work costs several
@@ -211,20 +209,13 @@ def _insert_report(connection: Connection, report: Report) -> outbox.PendingJob:
     values = {f"p_{name}": getattr(report, name) for name in _INTAKE_COLUMNS}
     statements = _intake_statements(connection.dialect.name)
     report.id = connection.execute(statements[0], values).scalar_one()
-    job = outbox.PendingJob(
-        job_path=PROCESS_JOB,
-        args=[report.id],
-        job_id=process_job_id(report.id),
-        queue=PROCESS_QUEUE,
-    )
     if len(statements) > 1:
-        values.update(p_id=report.id, p_args=job.args, p_job_id=job.job_id)
+        values.update(p_id=report.id, p_args=[report.id], p_job_id=process_job_id(report.id))
         connection.execute(statements[1], values)
         connection.execute(statements[2], values)
-    return job
 
 
-def _insert_report_alone(engine: Engine, report: Report) -> outbox.PendingJob:
+def _insert_report_alone(engine: Engine, report: Report) -> None:
     """Write a report that has no other rows beside it, in a transaction of its own.
 
     Most reports come so: no contact, no Idempotency-Key, no channel rows. On PostgreSQL the
@@ -233,9 +224,10 @@ def _insert_report_alone(engine: Engine, report: Report) -> outbox.PendingJob:
     """
     if len(_intake_statements(engine.dialect.name)) == 1:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            return _insert_report(connection, report)
+            _insert_report(connection, report)
+            return
     with engine.begin() as connection:
-        return _insert_report(connection, report)
+        _insert_report(connection, report)
 
 
 def _add_rows_beside(
@@ -282,17 +274,17 @@ def submit_report(
     idempotency_key: str | None,
     settings: IntakeSettings,
     cipher: ContactCipher,
-    connection: redis.Redis | None,
     source: str = "api",
     add_rows: Callable[[Session, Report, Contact | None], None] | None = None,
 ) -> SubmitResult:
     """Store a new report with its history, contact, idempotency record and outbox row.
 
     Everything is committed in one transaction (a report with no rows beside it commits on
-    its own connection, without the session); the job reaches RQ after the commit, and stays
-    in the outbox if Redis is down. ``source`` names the channel (``api``,
-    ``open311``...); ``add_rows`` lets a channel add its own rows to that same transaction
-    (the report has its id; the contact, when there is one, is flushed and has its id).
+    its own connection, without the session); the outbox relay takes the job to RQ, so
+    intake never waits on Redis and loses nothing while Redis is down. ``source`` names the
+    channel (``api``, ``open311``...); ``add_rows`` lets a channel add its own rows to that
+    same transaction (the report has its id; the contact, when there is one, is flushed and
+    has its id).
     """
     fingerprint = request_fingerprint(data, photo) if idempotency_key else ""
     if idempotency_key:
@@ -346,9 +338,9 @@ def submit_report(
         )
     try:
         if details is None and not idempotency_key and add_rows is None:
-            job = _insert_report_alone(session.get_bind().engine, report)
+            _insert_report_alone(session.get_bind().engine, report)
         else:
-            job = _insert_report(session.connection(), report)
+            _insert_report(session.connection(), report)
             _add_rows_beside(
                 session,
                 report,
@@ -374,8 +366,6 @@ def submit_report(
             delete_photo(photo_name, media_path=settings.media_path)
         raise
 
-    if connection is not None:
-        outbox.push(job, connection=connection)
     return SubmitResult(report=report, replayed=False)
 
 

@@ -11,7 +11,7 @@ shown beside it so that nobody has to trust a number they cannot explain::
                   capped at max_priority_boost (5)         (backend.services.links)
 
 Ties go to the older report. Actions (category, status) write the audit log and queue their
-jobs through the outbox in the same transaction as the change, then push them after the commit.
+jobs through the outbox in the same transaction as the change; the outbox relay pushes them.
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import redis
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.auth import can_see_service, service_filter
 from backend.db import utcnow
-from backend.models import Contact, OutboxMessage, Report, ReportStatus, Service, StaffUser
+from backend.models import Contact, Report, ReportStatus, Service, StaffUser
 from backend.models.nlp import CategoryCorrection
 from backend.services import audit, outbox
 from backend.services.catalogue import get_active_service
@@ -402,21 +401,12 @@ def staff_view(
     }
 
 
-def _push(messages: Sequence[OutboxMessage], connection: redis.Redis | None) -> None:
-    # After the commit; a row Redis refuses stays pending and the relay pushes it later.
-    if connection is None:
-        return
-    for message in messages:
-        outbox.push(message, connection=connection)
-
-
 def correct(
     *,
     session: Session,
     report: Report,
     service_code: str,
     staff: StaffUser,
-    connection: redis.Redis | None = None,
 ) -> CategoryCorrection:
     """Set a report's category by hand: a gold label for the classifier, out of triage.
 
@@ -445,15 +435,13 @@ def correct(
                 "needed_triage": was_triage,
             },
         )
-        messages = [
-            outbox.add_job(
-                session=session,
-                job_path=LINK_JOB,
-                args=[report.id],
-                job_id=f"link-report-{report.id}-{secrets.token_hex(6)}",
-            ),
-            enqueue_refresh(session=session, report_id=report.id),
-        ]
+        outbox.add_job(
+            session=session,
+            job_path=LINK_JOB,
+            args=[report.id],
+            job_id=f"link-report-{report.id}-{secrets.token_hex(6)}",
+        )
+        enqueue_refresh(session=session, report_id=report.id)
         # Commits the correction with the audit row and the jobs above.
         correction = correct_category(
             session=session, report=report, service_code=service_code, author=staff.email
@@ -461,7 +449,6 @@ def correct(
     except BaseException:
         session.rollback()
         raise
-    _push(messages, connection)
     return correction
 
 
@@ -472,7 +459,6 @@ def change_status(
     status: str,
     public_note: str | None,
     staff: StaffUser,
-    connection: redis.Redis | None = None,
 ) -> None:
     """Move a report to ``status`` with a public note, if the workflow allows it; commits.
 
@@ -517,12 +503,11 @@ def change_status(
             target=f"report:{report.id}",
             details={"from": current, "to": target.value, "public_note": note},
         )
-        message = enqueue_refresh(session=session, report_id=report.id)
+        enqueue_refresh(session=session, report_id=report.id)
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    _push([message], connection)
 
 
 def read_contact_logged(

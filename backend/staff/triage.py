@@ -24,7 +24,7 @@ from backend.auth import (
     service_scope,
     staff_page_required,
 )
-from backend.extensions import db, redis_conn
+from backend.extensions import db
 from backend.models import Report, ReportStatus
 from backend.services import triage
 from backend.services.catalogue import list_services
@@ -430,7 +430,6 @@ def correct_category(report_id: int) -> BaseResponse | tuple[str, int]:
             report=found,
             service_code=request.form.get("service_code", ""),
             staff=current_staff(),
-            connection=redis_conn.client,
         )
     except triage.UnknownCategoryError:
         return _detail_page(found, error=ERRORS[lang]["unknown_service"], status=400)
@@ -468,7 +467,6 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
             status=status,
             public_note=request.form.get("public_note"),
             staff=current_staff(),
-            connection=redis_conn.client,
         )
     except triage.StatusChangeError as exc:
         code = 409 if exc.reason == "transition" else 422

@@ -476,7 +476,7 @@ def test_intake_is_rate_limited_per_client(
 
 
 def test_a_report_is_stored_with_its_first_step_and_its_job(
-    client: FlaskClient, session: Session, redis_client
+    client: FlaskClient, session: Session, redis_client, relay
 ) -> None:
     # On PostgreSQL these three rows come from one statement, on SQLite from three: both must
     # write what the worker and the outbox relay read back.
@@ -492,8 +492,9 @@ def test_a_report_is_stored_with_its_first_step_and_its_job(
     assert message.args == [report.id]
     assert message.job_id == f"process-report-{report.id}"
     assert (message.queue, message.attempts, message.done_at) == ("reports", 0, None)
-    assert message.created_at == report.created_at
-    # The web pushed that job to RQ at once, under the id the job marks its row done by.
+    assert message.created_at == report.created_at and message.dispatched_at is None
+    # The relay pushes that job to RQ under the id the job marks its row done by.
+    assert relay() == 1
     job = Job.fetch(message.job_id, connection=redis_client)
     assert (job.func_name, job.args, job.origin) == (message.job_path, (report.id,), "reports")
 

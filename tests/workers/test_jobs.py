@@ -17,14 +17,23 @@ from tests.conftest import make_test_app
 BODY = {"description": "Lampadaire éteint rue de Rome", "lat": 43.2951, "lon": 5.3800}
 
 
-def test_new_report_is_queued_after_commit_and_opened_by_the_worker(
-    client: FlaskClient, session: Session, redis_client: object, run_jobs: Callable[[], int]
+def test_new_report_is_relayed_to_rq_and_opened_by_the_worker(
+    client: FlaskClient,
+    session: Session,
+    redis_client: object,
+    relay: Callable[[], int],
+    run_jobs: Callable[[], int],
 ) -> None:
     tracking = client.post("/api/v1/reports", json=BODY).json["tracking_id"]
     queue = Queue("reports", connection=redis_client)  # type: ignore[arg-type]
     report = session.exec(select(Report)).one()
+    assert queue.job_ids == []  # intake only writes the outbox row
+    assert relay() == 1
     assert queue.job_ids == [f"process-report-{report.id}"]
-    assert session.exec(select(OutboxMessage)).one().done_at is None
+    assert relay() == 0  # claimed once
+    message = session.exec(select(OutboxMessage)).one()
+    assert (message.attempts, message.done_at) == (1, None)
+    assert message.dispatched_at is not None
     assert run_jobs() == 1
     session.expire_all()
     assert session.exec(select(OutboxMessage)).one().done_at is not None
@@ -67,7 +76,7 @@ def test_redis_down_still_accepts_and_the_outbox_drains_when_it_is_back(
     assert response.status_code == 201
     pending = session.exec(select(OutboxMessage)).one()
     assert pending.done_at is None
-    # The relay leaves rows younger than its grace period to the web process's own push.
+    # The scheduled catch-up leaves rows younger than its grace period to the relay.
     from workers.jobs import drain_outbox
 
     assert drain_outbox() == 0
@@ -91,7 +100,7 @@ def test_cli_outbox_drain_reports_what_it_sent(app: Flask, session: Session) -> 
     outbox.add_job(session=session, job_path="workers.jobs.process_report", args=[1], job_id="x-1")
     session.commit()
     message = session.exec(select(OutboxMessage)).one()
-    message.created_at = message.created_at - timedelta(minutes=1)  # past the web's own push
+    message.created_at = message.created_at - timedelta(minutes=1)  # past the grace period
     session.commit()
     result = app.test_cli_runner().invoke(main, ["outbox", "drain"])
     assert result.exit_code == 0, result.output

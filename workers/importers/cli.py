@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from backend.models import OutboxMessage
 from workers.importers.common import (
     DEFAULT_BATCH_SIZE,
     CitySettings,
@@ -58,28 +57,6 @@ def _common_options(func: Callable[..., None]) -> Callable[..., None]:
     ):
         func = option(func)
     return func
-
-
-def _pusher() -> Callable[[OutboxMessage], None]:
-    """Push committed outbox rows to RQ; when Redis is away they wait for the outbox relay."""
-    from backend.extensions import redis_conn
-    from backend.services import outbox
-
-    warned = False
-
-    def push(message: OutboxMessage) -> None:
-        nonlocal warned
-        try:
-            pushed = outbox.push(message, connection=redis_conn.client)
-        except Exception as exc:  # noqa: BLE001 (no Redis at all: the relay pushes it later)
-            pushed, reason = False, str(exc)
-        else:
-            reason = "Redis unavailable"
-        if not pushed and not warned:
-            warned = True
-            click.echo(f"Jobs wait in the outbox until Redis answers ({reason}).", err=True)
-
-    return push
 
 
 def _finish(summary: ImportSummary) -> None:
@@ -174,9 +151,7 @@ def incidents_command(
                     file, incident_mapping, locator, encoding=encoding, delimiter=delimiter
                 )
 
-        summary = _run(
-            factory, lambda s: IncidentWriter(s, source, push=_pusher()), streets, options
-        )
+        summary = _run(factory, lambda s: IncidentWriter(s, source), streets, options)
     except ImportFileError as exc:
         raise click.ClickException(f"{exc}. Nothing was imported.") from exc
     _finish(summary)
@@ -224,7 +199,7 @@ def reports_command(
                 delimiter=delimiter,
             )
 
-        summary = _run(factory, lambda s: ReportWriter(s, source, push=_pusher()), streets, options)
+        summary = _run(factory, lambda s: ReportWriter(s, source), streets, options)
     except ImportFileError as exc:
         raise click.ClickException(f"{exc}. Nothing was imported.") from exc
     _finish(summary)

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
 from backend.db import utcnow
-from backend.models import Area, OutboxMessage
+from backend.models import Area
 from backend.services import outbox
 from backend.services.areas import OutsideCityError, area_for_position
 
@@ -537,20 +537,9 @@ def existing_keys(
     return found
 
 
-Push = Callable[[OutboxMessage], None]
-
-
 def link_job_id(what: str, ids: Iterable[int]) -> str:
     """The job id of a linking job, derived from its ids (a re-import queues the same job)."""
     return f"link-{what}-{row_hash(sorted(ids))[1:21]}"
-
-
-def push_all(push: Push | None, messages: Iterable[OutboxMessage]) -> None:
-    """Push committed outbox rows to RQ now; the outbox relay retries any that fail."""
-    if push is None:
-        return
-    for message in messages:
-        push(message)
 
 
 class Writer(Protocol):
@@ -581,15 +570,12 @@ INCIDENT_FIELDS = (
 class IncidentWriter:
     """Upserts incidents of one source; enqueues their linking in the same transaction."""
 
-    def __init__(
-        self, session: Session, source: str, *, link: bool = True, push: Push | None = None
-    ) -> None:
+    def __init__(self, session: Session, source: str, *, link: bool = True) -> None:
         if not source or len(source) > 64:
             raise ImportFileError("--source must be a name of 1 to 64 characters")
         self.session = session
         self.source = source
         self.link = link
-        self.push = push
         self.table = SQLModel.metadata.tables["incident"]
 
     def existing(self, keys: Sequence[str]) -> set[str]:
@@ -630,7 +616,6 @@ class IncidentWriter:
         except BaseException:
             self.session.rollback()
             raise
-        push_all(self.push, messages)
         jobs = len(messages)
         inserted = sum(1 for k in keys if k not in before)
         return inserted, len(keys) - inserted, jobs

@@ -51,13 +51,11 @@ from workers.importers.common import (
     ImportFileError,
     Locator,
     Progress,
-    Push,
     Row,
     RowError,
     dialect_insert,
     existing_keys,
     link_job_id,
-    push_all,
     row_hash,
 )
 from workers.importers.csv_mapping import (
@@ -342,14 +340,11 @@ REPORT_FIELDS = (
 class ReportWriter:
     """Upserts reports of one source with their imported history; queues what they need."""
 
-    def __init__(
-        self, session: Session, source: str = "import", *, push: Push | None = None
-    ) -> None:
+    def __init__(self, session: Session, source: str = "import") -> None:
         if not source or len(source) > 32:
             raise ImportFileError("--source must be a name of 1 to 32 characters")
         self.session = session
         self.source = source
-        self.push = push
         self.table = SQLModel.metadata.tables["report"]
 
     def existing(self, keys: Sequence[str]) -> set[str]:
@@ -420,7 +415,6 @@ class ReportWriter:
         except BaseException:
             self.session.rollback()
             raise
-        push_all(self.push, messages)
         jobs = len(messages)
         inserted = sum(1 for k in keys if k not in before)
         return inserted, len(keys) - inserted, jobs
