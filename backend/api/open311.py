@@ -245,7 +245,7 @@ def requests_(fmt: str) -> Response:
 def _post_request(fmt: str) -> Response:
     key = require_key()
     form = _load(shapes.RequestCreateSchema(), request.form)
-    report = open311.create_request(
+    report_id = open311.create_request(
         session=db.session,
         form=form,
         attribute_fields=open311.read_attribute_fields(request.form.lists()),
@@ -257,7 +257,7 @@ def _post_request(fmt: str) -> Response:
     )
     service = db.session.get(open311.Service, form["service_code"])
     answer = {
-        "service_request_id": str(report.id),
+        "service_request_id": str(report_id),
         "service_notice": open311.service_notice(service, _lang()),
         "account_id": form.get("account_id"),
     }

@@ -12,7 +12,6 @@ from flask_smorest import Blueprint
 
 from backend.api.common import fail
 from backend.extensions import db, limiter
-from backend.models import Report
 from backend.schemas.reports import (
     IdempotencyHeaderSchema,
     ReportCreatedSchema,
@@ -77,15 +76,15 @@ def contact_cipher() -> ContactCipher:
     return cipher
 
 
-def created_body(report: Report) -> dict[str, Any]:
+def created_body(result: reports_service.SubmitResult) -> dict[str, Any]:
     """The 201 body for a report (the same on an idempotent replay)."""
+    tracking_id = result.tracking_id
     return {
-        "tracking_id": report.tracking_id,
-        "tracking_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-        + f"/suivi/{report.tracking_id}",
-        "api_url": url_for("reports.Tracking", tracking_id=report.tracking_id, _external=True),
+        "tracking_id": tracking_id,
+        "tracking_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/") + f"/suivi/{tracking_id}",
+        "api_url": url_for("reports.Tracking", tracking_id=tracking_id, _external=True),
         "status": "received",
-        "created_at": report.created_at,
+        "created_at": result.created_at,
     }
 
 
@@ -131,7 +130,7 @@ class Reports(MethodView):
             fail(400, f"Photo refused: {exc}.", errors={"files": {"photo": [str(exc)]}})
         except reports_service.IdempotencyConflictError as exc:
             fail(409, str(exc))
-        body = created_body(result.report)
+        body = created_body(result)
         headers_out = {"Location": body["api_url"]}
         if result.replayed:
             headers_out["Idempotent-Replayed"] = "true"

@@ -447,12 +447,11 @@ class _Extras:
     personal: dict[str, str]
     fernet: MultiFernet
 
-    def add_rows(self, session: Session, report: Report, contact: Contact | None) -> None:
+    def add_rows(self, session: Session, report_id: int, contact: Contact | None) -> None:
         """Our rows beside the report, committed with it by ``submit_report``."""
-        assert report.id is not None
         session.add(
             Open311Request(
-                report_id=report.id,
+                report_id=report_id,
                 api_key_id=self.api_key_id,
                 attributes=self.attributes,
                 media_url=self.media_url,
@@ -485,8 +484,11 @@ def create_request(
     settings: reports_service.IntakeSettings,
     cipher: ContactCipher,
     fernet: MultiFernet,
-) -> Report:
-    """POST requests: validate against the service definition, then the foundation's intake."""
+) -> int:
+    """POST requests: validate against the service definition, then the foundation's intake.
+
+    Returns the new (or replayed) report's id.
+    """
     code = form["service_code"]
     service = get_active_service(session=session, code=code)
     if service is None:
@@ -540,7 +542,7 @@ def create_request(
         raise Open311Error(404, str(exc)) from exc
     except reports_service.IdempotencyConflictError as exc:
         raise Open311Error(400, str(exc)) from exc
-    return result.report
+    return result.report_id
 
 
 def service_notice(service: Service | None, lang: str) -> str | None:
