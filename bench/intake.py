@@ -69,8 +69,10 @@ def parse_wrk(output: str) -> dict[str, float]:
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors}
 
 
-def run_server(app: str, env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    """Start gunicorn on loopback."""
+def run_server(
+    app: str, env: dict[str, str], port: int, workers: int, cwd: Path = ROOT
+) -> subprocess.Popen[bytes]:
+    """Start gunicorn on loopback, from the checkout ``cwd``."""
     cmd = [
         str(BIN / "gunicorn"),
         "--bind",
@@ -81,15 +83,15 @@ def run_server(app: str, env: dict[str, str], port: int, workers: int) -> subpro
         "warning",
         app,
     ]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)  # noqa: S603
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, start_new_session=True)  # noqa: S603
     wait_for(f"http://127.0.0.1:{port}/api/v1/reports")
     return proc
 
 
-def start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """Start Lanterne's outbox relay (the Procfile's ``relay`` process)."""
+def start_relay(env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen[bytes]:
+    """Start Lanterne's outbox relay (the Procfile's ``relay`` process) from ``cwd``."""
     cmd = [str(BIN / "lanterne"), "outbox", "relay"]
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)  # noqa: S603
+    return subprocess.Popen(cmd, env=env, cwd=cwd, start_new_session=True)  # noqa: S603
 
 
 def outbox_waiting(url: str) -> int:

@@ -1,9 +1,12 @@
 """Instructions the web process runs per report, counted by valgrind, with parts left out.
 
 On a shared machine, CPU times and rates move by 10 % or more from one run to the next;
-instruction counts do not (about 1 % apart for the same code). This runs bench/intake_cpu.py
-under callgrind twice, with two request counts, each on a fresh PostgreSQL database, and divides
-the difference by the extra requests: start-up and warm-up cancel out. A variant leaves out
+instruction counts move less: counts of the same code have come out 1 % to 5 % apart (the
+database client's wait loop, and caches that expire by the clock, run more or less often as
+the machine is busier). Compare counts taken one after the other on an idle machine.
+This runs bench/intake_cpu.py under callgrind twice, with two request counts, each on a fresh
+PostgreSQL database, and divides the difference by the extra requests: start-up and warm-up
+cancel out. A variant leaves out
 Flask-Limiter (bench/intake_variant_app.py); the last variant is the baseline of
 bench/intake.py, the bare INSERT endpoint. Only the user-space instructions of the web process
 are counted: not the kernel's (round trips), nor the outbox relay's, PostgreSQL's or Redis's.
