@@ -20,7 +20,7 @@ def worker_app() -> Flask:
 
     Its PostgreSQL commits do not wait for the disk (unless LANTERNE_WORKER_SYNCHRONOUS_COMMIT
     is set): a job's work is re-done if a database crash loses it, because the job marks its
-    outbox row done in that same lost commit and the relay pushes the row again (decision 0005).
+    outbox row done in that same lost commit and the catch-up pushes the row again (decision 0005).
     """
     config = config_from_env()
     return create_app(config, DB_SYNCHRONOUS_COMMIT=config.WORKER_SYNCHRONOUS_COMMIT)

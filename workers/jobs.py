@@ -22,7 +22,7 @@ def process_report(report_id: int) -> dict[str, Any]:
         report = session.get(Report, report_id)
         if report is None:
             log.warning("process_report: report %s does not exist (deleted?)", report_id)
-            mark_own_row_done(session)  # nothing to do, ever: the relay must not resend it
+            mark_own_row_done(session)  # nothing to do, ever: the catch-up must not resend it
             session.commit()
             return {"report_id": report_id, "status": "missing"}
         if report.predicted_code is None:
@@ -148,7 +148,7 @@ def link_report(report_id: int) -> dict[str, Any]:
     """Link one report to the official incidents near it in space and time (idempotent).
 
     Queued through the outbox after a category correction (the rules depend on the category),
-    so it marks its own outbox row done, or the relay would push it again and again.
+    so it marks its own outbox row done, or the catch-up would push it again and again.
     """
     with job_session() as session:
         links = link_report_now(session, report_id)
@@ -204,7 +204,7 @@ def refresh_aggregates(report_id: int) -> dict[str, Any]:
 def mark_own_row_done(session: Any) -> None:
     """Mark the outbox row of the running RQ job done (in the caller's transaction).
 
-    Every job queued through the outbox calls this, whatever its job id: the relay pushes
+    Every job queued through the outbox calls this, whatever its job id: the catch-up pushes
     again any row not done. Outside RQ (a direct call) there is no row to mark.
     """
     from rq import get_current_job

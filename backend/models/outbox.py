@@ -33,7 +33,7 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Last push to RQ; NULL while the row waits for the relay (``outbox.relay_waiting``).
     dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # Set by the job when it has run: rows not done are pushed again by the relay.
+    # Set by the job when it has run: rows not done are pushed again by the catch-up.
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=500)

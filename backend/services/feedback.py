@@ -29,9 +29,9 @@ def enqueue_refresh(*, session: Session, report_id: int) -> OutboxMessage:
     """Refresh the report's aggregates after the caller's commit (through the outbox).
 
     Any code that changes a report outside the worker's pipeline (a status change from the
-    city's back office, a recategorisation) calls this in its transaction, and may push the
-    returned row after its commit (the relay pushes it otherwise); the scheduled catch-up is
-    the safety net. Each change gets its own job id: the job marks its own row done.
+    city's back office, a recategorisation) calls this in its transaction; the outbox relay
+    pushes the row to RQ after the commit, and the scheduled catch-up is the safety net.
+    Each change gets its own job id: the job marks its own row done.
     """
     return outbox.add_job(
         session=session,

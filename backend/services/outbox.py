@@ -3,11 +3,12 @@
 Whoever has a job for the workers adds a row to the outbox in its own transaction
 (``add_job``, or intake's own statement) and does nothing more: nothing on a request's path
 talks to RQ. The relay (``lanterne outbox relay``, ``relay_waiting``) claims the rows that
-wait, oldest first and a batch at a time, and pushes each batch to RQ in one round trip; a
-batch costs RQ a third of what one push per request cost (decision 0006). Delivery is at least
-once: the scheduled catch-up (``dispatch_pending``, every few seconds) pushes again any row not
-done that RQ does not hold, e.g. because Redis lost it. Jobs are idempotent and mark their own
-row done. The web process never imports ``workers``: jobs are named by their dotted path.
+wait, oldest first and a batch at a time, and pushes each batch to RQ in one round trip,
+which costs less in all than one push per request (decision 0006). Delivery is at least
+once: the scheduled catch-up (``dispatch_pending``, every few seconds) pushes again any row
+not done that RQ does not hold, e.g. because Redis lost it. Jobs are idempotent and mark
+their own row done. The web process never imports ``workers``: jobs are named by their
+dotted path.
 """
 
 from __future__ import annotations
@@ -194,8 +195,10 @@ def dispatch_pending(
 ) -> int:
     """Push again the rows not done that RQ does not hold; return how many were pushed.
 
-    Rows are locked with SKIP LOCKED where the database has it (PostgreSQL), so several
-    relays never push the same row at once; on SQLite the database lock serialises them.
+    The scheduled catch-up (``workers.jobs.drain_outbox``) and ``lanterne outbox drain``.
+    Rows are locked with SKIP LOCKED where the database has it (PostgreSQL), so neither
+    pushes a row that the relay or another catch-up holds; on SQLite the database lock
+    serialises them.
     """
     stmt = (
         select(OutboxMessage)
