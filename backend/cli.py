@@ -143,7 +143,7 @@ def outbox_group() -> None:
 @outbox_group.command("drain")
 @with_appcontext
 def outbox_drain() -> None:
-    """Push to RQ every job of the outbox that is not done and not queued."""
+    """Push again the jobs not done that RQ lost or never had."""
     import redis
 
     from backend.services import outbox
@@ -182,9 +182,11 @@ def outbox_drain() -> None:
 @click.option("--once", is_flag=True, help="push what waits now, then stop")
 @with_appcontext
 def outbox_relay(interval: float, batch: int, once: bool) -> None:
-    """Push the jobs waiting in the outbox to RQ, a batch at a time, until stopped.
+    """Push waiting jobs to RQ in batches, until stopped.
 
-    The Procfile's ``relay`` process. Several relays may run side by side on PostgreSQL.
+    The Procfile's relay process: it claims the jobs that wait in the outbox, oldest first,
+    and pushes each batch in one round trip. Several relays may run side by side on
+    PostgreSQL. Stop it with SIGTERM or Ctrl-C.
     """
     import signal
     import threading
