@@ -198,16 +198,19 @@ def outbox_relay(interval: float, batch: int, once: bool) -> None:
 
     engine, client = db.engine, redis_conn.client
     if once:
-        total = 0
         try:
-            while sent := outbox.relay_waiting(engine=engine, connection=client, limit=batch):
-                total += sent
-        except (redis.RedisError, DBAPIError) as exc:
+            total = outbox.relay_all(engine=engine, connection=client, limit=batch)
+        except DBAPIError as exc:
+            raise click.ClickException(
+                f"The database does not answer ({exc.orig}); check DATABASE_URL and run this "
+                "again. The jobs pushed so far stay pushed."
+            ) from exc
+        except redis.RedisError as exc:
             with db.new_session() as session:
                 left = outbox.waiting_count(session=session)
             raise click.ClickException(
-                f"{total} jobs pushed, then: {exc}. {left} jobs wait in the outbox; "
-                "start Redis (or fix REDIS_URL) and run this again."
+                f"Redis does not answer ({exc}); {left} jobs wait in the outbox. "
+                "Start Redis (or fix REDIS_URL) and run this again."
             ) from exc
         click.echo(f"{total} jobs pushed to RQ; none waits in the outbox.")
         return

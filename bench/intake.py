@@ -29,6 +29,8 @@ from pathlib import Path
 import psutil
 import sqlalchemy as sa
 
+from backend.db import make_engine
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1/test"
@@ -96,7 +98,7 @@ def start_relay(env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen[bytes
 
 def outbox_waiting(url: str) -> int:
     """How many jobs wait in the outbox for the relay."""
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = make_engine(url)
     with engine.connect() as conn:
         waiting = conn.execute(
             sa.text("SELECT count(*) FROM outbox_message WHERE dispatched_at IS NULL")

@@ -153,19 +153,13 @@ def redis_client(app: Flask) -> redis.Redis:
 def relay(redis_client: redis.Redis) -> Callable[[], int]:
     """Push every job waiting in the outbox to RQ now, as the relay process does."""
 
-    def _relay() -> int:
-        total = 0
-        while sent := outbox.relay_waiting(engine=db.engine, connection=redis_client):
-            total += sent
-        return total
-
-    return _relay
+    return lambda: outbox.relay_all(engine=db.engine, connection=redis_client)
 
 
 @pytest.fixture
 def run_jobs(redis_client: redis.Redis, relay: Callable[[], int]) -> Callable[[], int]:
     """Relay the outbox, then run every queued job now, in this process, with a real RQ
-    worker; return how many were queued (jobs that jobs queue wait for the next call)."""
+    worker; return how many were queued. Jobs queued by these jobs wait for the next call."""
 
     def _run() -> int:
         relay()

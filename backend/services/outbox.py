@@ -42,7 +42,7 @@ LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobSt
 
 
 class PendingJob(NamedTuple):
-    """What ``push`` needs of a job whose outbox row was written by a statement of its own."""
+    """What ``push_many`` needs of a job, as the relay's claim returns it (no ORM instance)."""
 
     job_path: str
     args: list[Any]
@@ -129,6 +129,17 @@ def relay_waiting(*, engine: Engine, connection: redis.Redis, limit: int = 500) 
     return len(rows)
 
 
+def relay_all(*, engine: Engine, connection: redis.Redis, limit: int = 500) -> int:
+    """Push batches until none waits; return how many jobs were pushed.
+
+    Errors are raised as ``relay_waiting`` raises them; the batches pushed before stay pushed.
+    """
+    total = 0
+    while sent := relay_waiting(engine=engine, connection=connection, limit=limit):
+        total += sent
+    return total
+
+
 def relay(
     *,
     engine: Engine,
@@ -145,22 +156,22 @@ def relay(
     5 s), and says when it is back.
     """
     total = since_log = 0
-    failing: str | None = None
+    failing = False
     pause = interval
     logged_at = time.monotonic()
     while not stop.is_set():
         try:
             sent = relay_waiting(engine=engine, connection=connection, limit=limit)
         except (redis.RedisError, DBAPIError) as exc:
-            if failing is None:
+            if not failing:
                 log.warning("outbox relay: cannot push, jobs wait in the outbox (%s)", exc)
-            failing = str(exc)
-            pause = min(max(pause * 2, interval), 5.0)
+            failing = True
+            pause = min(pause * 2, 5.0)
             stop.wait(pause)
             continue
-        if failing is not None:
+        if failing:
             log.warning("outbox relay: pushing again")
-            failing, pause = None, interval
+            failing, pause = False, interval
         total += sent
         since_log += sent
         if time.monotonic() - logged_at >= 60:

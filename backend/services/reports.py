@@ -80,9 +80,9 @@ class IntakeSettings:
 class SubmitResult:
     """The stored report's ids and time, and whether it was created now or replayed.
 
-    Not the ``Report`` itself: building that ORM instance cost intake about 5 % of its CPU
-    (SQLAlchemy instruments each of its attributes) for values the answer and the channels
-    read three of.
+    Not the ``Report`` itself: building that ORM instance (SQLAlchemy instruments each of its
+    attributes) was the largest cost left in intake's own code, for values of which the
+    answer and the channels read three (its step in docs/BENCHMARKS.md's instruction counts).
     """
 
     report_id: int

@@ -22,9 +22,10 @@ class PageSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, opened only for pages.
 
     The JSON API and Open311 never read the session cookie (see above). Opening it anyway
-    costs each of their requests about 3 % of its CPU (a signer built, the cookie looked for,
-    then the answer checked for changes). There Flask gets its null session instead: it
-    reads as empty, refuses writes with an error, and no cookie is ever sent.
+    costs each of their requests a signer built, the cookie looked for and the answer checked
+    for changes: about 5 % of an intake request's instructions (docs/BENCHMARKS.md). There
+    Flask gets its null session instead: it reads as empty, refuses writes with an error, and
+    no cookie is ever sent.
     """
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:

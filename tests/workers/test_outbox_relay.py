@@ -133,8 +133,31 @@ def test_two_relays_never_push_the_same_job(
         other.execute(
             sa.text("SELECT id FROM outbox_message WHERE job_id = :j FOR UPDATE"), {"j": first}
         )
-        assert outbox.relay_waiting(engine=db.engine, connection=redis_client) == 1
+        # In a thread: a relay that waited for the lock instead of skipping it would hang.
+        pushed: list[int] = []
+
+        def claim() -> None:
+            with app.app_context():
+                pushed.append(outbox.relay_waiting(engine=db.engine, connection=redis_client))
+
+        relay = threading.Thread(target=claim)
+        relay.start()
+        relay.join(timeout=10)
+        assert not relay.is_alive(), "the relay waited for a row another relay holds"
+        assert pushed == [1]
         assert Queue("default", connection=redis_client).job_ids == [second]
         other.rollback()
     assert outbox.relay_waiting(engine=db.engine, connection=redis_client) == 1
     assert Queue("default", connection=redis_client).job_ids == [second, first]
+
+
+def test_cli_relay_once_says_what_to_do_when_the_database_is_down(
+    app: Flask, redis_url: str, instance_path: Path
+) -> None:
+    # Port 9 (discard) on loopback: no database answers there.
+    down = make_test_app("postgresql://postgres@127.0.0.1:9/lanterne", redis_url, instance_path)
+    with down.app_context():
+        result = down.test_cli_runner().invoke(main, ["outbox", "relay", "--once"])
+    down.extensions["lanterne.db"].dispose()
+    assert result.exit_code == 1, result.output
+    assert "The database does not answer" in result.output and "DATABASE_URL" in result.output
