@@ -18,10 +18,10 @@ from workers.signals.cooccurrence import (
     Incident,
     LocalProjection,
     Report,
-    civil_twilight_utc,
     cooccurrence,
     exact_rate_ratio_test,
 )
+from workers.signals.daylight import civil_twilight_utc
 
 REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference"
 MARSEILLE = REFERENCE / "marseille"

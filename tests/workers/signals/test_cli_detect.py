@@ -12,7 +12,7 @@ from rq import Queue
 from sqlmodel import Session, select
 
 from backend.models import Area, Signal
-from tests.signals.synthetic import AS_OF, add_reports
+from tests.workers.signals.synthetic import AS_OF, add_reports
 from workers.cli import signals_cli
 
 SETTINGS = {"SIGNALS_DETECTION": {"cooccurrence": False}}
