@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import DateTime, Insert, Table, event, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -63,6 +64,16 @@ def insert_row(session: Session, row: SQLModel) -> SQLModel:
     values = {c.name: getattr(row, c.name) for c in table.columns if c.name != "id"}
     row.id = session.execute(stmt, values).scalar_one()  # type: ignore[attr-defined]
     return row
+
+
+def dialect_insert(session: Session, table: Table) -> Any:
+    """``INSERT`` of the session's dialect, which has ``on_conflict_do_update`` (upserts)."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise ValueError(f"upserts need SQLite or PostgreSQL, not {name}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

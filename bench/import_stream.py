@@ -55,14 +55,10 @@ def child(rows: int, use_tracemalloc: bool) -> dict[str, float]:
     from backend.app import create_app
     from backend.config import TestingConfig
     from backend.extensions import db
-    from workers.importers.common import (
-        CitySettings,
-        ImportOptions,
-        IncidentWriter,
-        Locator,
-        run_import,
-    )
     from workers.importers.csv_mapping import IncidentMapping, MappedCsv
+    from workers.importers.engine import ImportOptions, run_import
+    from workers.importers.positions import CitySettings, Locator
+    from workers.importers.writers import IncidentWriter
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -27,7 +27,7 @@ import shapely
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from backend.db import utcnow
+from backend.db import dialect_insert, utcnow
 from backend.models import Incident, Report, ReportIncidentLink
 
 # The rules and the read-only views (what staff see, what triage counts) live in the backend,
@@ -47,6 +47,7 @@ from backend.services.links import (
     priority_boost,
     priority_boosts,
 )
+from workers.signals.daylight import civil_twilight_utc
 
 __all__ = [
     "DEFAULT_RULES_PATH",
@@ -135,8 +136,6 @@ def haversine_m(
 
 def is_night(moment: datetime, lat: float, lon: float) -> bool:
     """Whether the sun is more than 6 degrees below the horizon (civil twilight) at a place."""
-    from workers.signals.cooccurrence import civil_twilight_utc
-
     moment = moment.astimezone(UTC)
     dawn, dusk = civil_twilight_utc(moment.date(), lat, lon)
     return not (dawn <= moment < dusk)
@@ -290,8 +289,6 @@ def _store(session: Session, links: list[Link]) -> None:
     if not links:
         return
     table = SQLModel.metadata.tables["report_incident_link"]
-    from workers.importers.common import dialect_insert
-
     now = utcnow()
     rows = [
         {

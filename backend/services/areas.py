@@ -29,7 +29,7 @@ class OutsideCityError(ValueError):
 
 
 @dataclass
-class ImportSummary:
+class AreaImportSummary:
     """What an areas import did."""
 
     created: int = 0
@@ -63,9 +63,9 @@ def import_areas(
     parent_field: str | None = None,
     population_field: str | None = None,
     progress: Callable[[int], None] | None = None,
-) -> ImportSummary:
+) -> AreaImportSummary:
     """Create or update one area per feature (keyed on its code); commit only if all are valid."""
-    summary = ImportSummary(levels={level})
+    summary = AreaImportSummary(levels={level})
     existing = {a.code: a for a in session.exec(select(Area))}
     seen: set[str] = set()
     for index, feature in enumerate(features, start=1):

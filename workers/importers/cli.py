@@ -10,19 +10,10 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from workers.importers.common import (
-    DEFAULT_BATCH_SIZE,
-    CitySettings,
-    Gazetteer,
-    ImportFileError,
-    ImportOptions,
-    ImportSummary,
-    IncidentWriter,
-    Locator,
-    RowSource,
-    Writer,
-    run_import,
-)
+from workers.importers.engine import DEFAULT_BATCH_SIZE, ImportOptions, ImportSummary, run_import
+from workers.importers.positions import CitySettings, Gazetteer, Locator
+from workers.importers.rows import ImportFileError, RowSource
+from workers.importers.writers import IncidentWriter, Writer
 
 PATH = click.Path(path_type=Path, dir_okay=True)
 
@@ -123,7 +114,8 @@ def incidents_command(
     batch_size: int,
 ) -> None:
     """Import official incidents from FILE (upserted on source and external id)."""
-    from workers.importers.baac import open_baac, parse_commune_range
+    from workers.importers.baac import open_baac
+    from workers.importers.baac_labels import parse_commune_range
     from workers.importers.csv_mapping import MappedCsv, load_incident_mapping
     from workers.importers.geojson import GeoJsonPoints
 

@@ -16,16 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from workers.importers.common import (
-    ImportFileError,
-    Locator,
-    Progress,
-    Row,
-    RowError,
-    check_file,
-    row_hash,
-)
+from workers.importers.csv_files import check_file
 from workers.importers.csv_mapping import IncidentMapping
+from workers.importers.positions import Locator
+from workers.importers.rows import ImportFileError, Progress, Row, RowError, row_hash
 
 CHUNK = 1 << 20
 MAX_FEATURE_CHARS = 64 << 20

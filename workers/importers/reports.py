@@ -42,30 +42,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from backend.db import utcnow
+from backend.db import dialect_insert, utcnow
 from backend.models import OutboxMessage, ReportStatus, ReportUpdate, Service
 from backend.services import outbox
 from backend.services.reports import PROCESS_JOB, new_tracking_id, process_job_id
-from workers.importers.common import (
-    CsvFile,
-    ImportFileError,
-    Locator,
-    Progress,
-    Row,
-    RowError,
-    dialect_insert,
-    existing_keys,
-    link_job_id,
-    row_hash,
-)
-from workers.importers.csv_mapping import (
+from workers.importers.csv_files import CsvFile
+from workers.importers.mapping_fields import (
     DateSpec,
     PositionSpec,
     ValueSpec,
-    _as_tuple,
-    _section,
+    as_tuple,
     load_mapping_data,
+    mapping_section,
 )
+from workers.importers.positions import Locator
+from workers.importers.rows import ImportFileError, Progress, Row, RowError, row_hash
+from workers.importers.writers import existing_keys, link_job_id
 
 LINK_REPORTS_JOB = "workers.jobs.link_reports"
 IMPORT_AUTHOR = "import"
@@ -129,28 +121,32 @@ class ReportMapping:
             )
         if "created_at" not in data:
             raise ImportFileError("mapping: [created_at] is required")
-        text = _section(data, "description", {"column"})
-        lang = _section(data, "language", {"column"})
-        ext = _section(data, "external_id", {"column", "columns"})
+        text = mapping_section(data, "description", {"column"})
+        lang = mapping_section(data, "language", {"column"})
+        ext = mapping_section(data, "external_id", {"column", "columns"})
         mapping = cls(
             created_at=DateSpec.from_dict(
-                _section(data, "created_at", set(DateSpec.KEYS)), "created_at"
+                mapping_section(data, "created_at", set(DateSpec.KEYS)), "created_at"
             ),
             closed_at=DateSpec.from_dict(
-                _section(data, "closed_at", set(DateSpec.KEYS)), "closed_at"
+                mapping_section(data, "closed_at", set(DateSpec.KEYS)), "closed_at"
             )
             if "closed_at" in data
             else None,
-            position=PositionSpec.from_dict(_section(data, "position", set(PositionSpec.KEYS))),
-            external_id=_as_tuple(ext.get("columns") or ext.get("column"), "external_id"),
+            position=PositionSpec.from_dict(
+                mapping_section(data, "position", set(PositionSpec.KEYS))
+            ),
+            external_id=as_tuple(ext.get("columns") or ext.get("column"), "external_id"),
             description=text.get("column"),
             language=lang.get("column"),
             service_code=ValueSpec.from_dict(
-                _section(data, "service_code", set(ValueSpec.KEYS)), "service_code"
+                mapping_section(data, "service_code", set(ValueSpec.KEYS)), "service_code"
             )
             if "service_code" in data
             else None,
-            status=ValueSpec.from_dict(_section(data, "status", set(ValueSpec.KEYS)), "status")
+            status=ValueSpec.from_dict(
+                mapping_section(data, "status", set(ValueSpec.KEYS)), "status"
+            )
             if "status" in data
             else None,
             address=data.get("address") if isinstance(data.get("address"), str) else None,
