@@ -6,7 +6,7 @@ rhythms -- weekday (Monday busiest, Sunday quietest), seasonal (+/- 30 %), and u
 the app across quartiers (gamma-distributed adoption) -- and nothing else: no space-time
 interaction, so every signal on it is a false signal.
 
-It runs exactly what the daily job runs (``workers.signals.detect.scan_candidates`` and
+It runs exactly what the daily job runs (``workers.signals.candidates.scan_candidates`` and
 ``temporal_candidates``, same settings), on in-memory count matrices, and reports each
 detector apart:
 
@@ -52,13 +52,9 @@ from typing import Any
 
 import numpy as np
 
-from workers.signals.detect import (
-    DetectionSettings,
-    max_signal_rank,
-    scan_candidates,
-    temporal_candidates,
-)
+from workers.signals.candidates import max_signal_rank, scan_candidates, temporal_candidates
 from workers.signals.scan import Neighbours, build_neighbours
+from workers.signals.settings import DetectionSettings
 
 REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
 START = date(2023, 1, 2)  # a Monday

@@ -28,7 +28,7 @@ def detection_settings_from_config() -> Any:
     """Detection settings, with any ``SIGNALS_DETECTION`` overrides of the app's config."""
     from flask import current_app
 
-    from workers.signals.detect import DetectionSettings
+    from workers.signals.settings import DetectionSettings
 
     overrides = current_app.config.get("SIGNALS_DETECTION") or {}
     return DetectionSettings().with_overrides(overrides)

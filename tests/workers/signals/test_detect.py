@@ -11,7 +11,8 @@ from sqlmodel import Session, delete, select
 
 from backend.models import Area, Incident, Report, Signal
 from tests.workers.signals.synthetic import AS_OF, add_reports
-from workers.signals.detect import DetectionSettings, detect_signals
+from workers.signals.detect import detect_signals
+from workers.signals.settings import DetectionSettings
 
 FAST = DetectionSettings(cooccurrence=False)
 ONLY_PAIRS = DetectionSettings(farrington=False, recurrence_threshold_days=10**9)
