@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 import shapely
 from shapely.geometry import box, shape
 
+from tests.workers.signals.baac_accidents import MARSEILLE, PARIS, baac_accidents, needs_marseille
 from workers.signals.cooccurrence import (
     Incident,
     LocalProjection,
@@ -23,9 +21,6 @@ from workers.signals.cooccurrence import (
 )
 from workers.signals.daylight import civil_twilight_utc
 
-REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference"
-MARSEILLE = REFERENCE / "marseille"
-PARIS = ZoneInfo("Europe/Paris")
 UTC = dt.UTC
 
 
@@ -171,28 +166,6 @@ def test_exposed_share_and_p_value_match_direct_simulation() -> None:
 
 # --- the real BAAC extract ------------------------------------------------------------------------
 
-needs_marseille = pytest.mark.skipif(
-    not MARSEILLE.is_dir(), reason="shared reference data not available"
-)
-
-
-def _baac() -> list[tuple[Incident, int]]:
-    with (MARSEILLE / "baac_bicycle_accidents_2017-2021.csv").open(encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    seen: dict[str, tuple[Incident, int]] = {}
-    for r in rows:
-        if r["Num_Acc"] in seen:
-            continue  # one row per road user; one accident per Num_Acc
-        year = int(r["an"]) + (2000 if len(r["an"]) == 2 else 0)
-        hrmn = r["hrmn"]
-        hh, mm = hrmn.split(":") if ":" in hrmn else (hrmn[:-2] or "0", hrmn[-2:])
-        local = dt.datetime(year, int(r["mois"]), int(r["jour"]), int(hh), int(mm), tzinfo=PARIS)
-        lum = int(r["lum"])
-        night = True if lum in (3, 4, 5) else False if lum == 1 else None
-        inc = Incident(float(r["lon_wgs84"]), float(r["lat_wgs84"]), local, night)
-        seen[r["Num_Acc"]] = (inc, lum)
-    return list(seen.values())
-
 
 def _marseille() -> shapely.Geometry:
     with (MARSEILLE / "arrondissements.geojson").open(encoding="utf-8") as fh:
@@ -202,22 +175,6 @@ def _marseille() -> shapely.Geometry:
 
 BAAC_START = dt.datetime(2017, 1, 1, tzinfo=PARIS)
 BAAC_END = dt.datetime(2022, 1, 1, tzinfo=PARIS)
-
-
-@needs_marseille
-def test_sun_agrees_with_baac_lighting_field() -> None:
-    accidents = _baac()
-    assert len(accidents) == 233
-    lat, lon = 43.29, 5.38
-    agree = total = 0
-    for inc, lum in accidents:
-        if lum == 2:  # dusk or dawn: either side
-            continue
-        dawn, dusk = civil_twilight_utc(inc.occurred_at.astimezone(UTC).date(), lat, lon)
-        sun_night = not (dawn <= inc.occurred_at < dusk)
-        agree += sun_night == inc.night
-        total += 1
-    assert agree / total >= 0.9
 
 
 def _outage_reports(
@@ -246,7 +203,7 @@ def _outage_reports(
 
 @needs_marseille
 def test_baac_planted_outage_effect_is_detected_and_permuted_null_is_not() -> None:
-    accidents = [inc for inc, _ in _baac()]
+    accidents = [inc for inc, _ in baac_accidents()]
     region = _marseille()
     rng = np.random.default_rng(13)
     reports = _outage_reports(rng, accidents, region, planted=0.4)
