@@ -39,7 +39,7 @@ from nlp import scrub_patterns as pat
 __all__ = ["KINDS", "PLACEHOLDERS", "PiiSpan", "ScrubResult", "Scrubber", "iban_is_valid"]
 
 #: Kinds of personal data, in the order of their priority when two matches overlap.
-KINDS: Final = ("email", "iban", "phone", "plate", "address", "name")
+KINDS: Final = ("email", "iban", "nir", "phone", "handle", "plate", "address", "name")
 
 #: The placeholder that replaces each kind in the public text (French: the public site's
 #: language; they read well in English too).
@@ -47,6 +47,8 @@ PLACEHOLDERS: Final = {
     "email": "[e-mail]",
     "phone": "[téléphone]",
     "iban": "[IBAN]",
+    "nir": "[n° sécu]",
+    "handle": "[pseudo]",
     "plate": "[plaque]",
     "name": "[nom]",
     "address": "[adresse]",
