@@ -40,6 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from backend.api.common import fail
+from backend.csp import set_policy
 from backend.extensions import db
 from backend.models import Service
 from backend.models.staff import ROLES, Role, StaffUser
@@ -365,7 +366,9 @@ def protect_form() -> None:
 
 
 def harden_page(response: Response) -> Response:
-    """Headers of every staff page: they show personal data, so never cached nor framed."""
+    """Headers of every staff page: they show personal data, so never cached nor framed,
+    and they run only this site's scripts and the inline ones carrying the page's nonce."""
+    set_policy(response)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -33,6 +33,7 @@ from backend.auth import (
     staff_page_required,
     start_staff_session,
 )
+from backend.csp import csp_nonce
 from backend.extensions import db, limiter
 from backend.models import Service
 from backend.services import audit
@@ -196,6 +197,7 @@ def render_staff(template: str, **context: Any) -> str:
         other_lang=other,
         other_lang_url=f"{request.path}?lang={other}",
         signed_in=optional_staff(),
+        csp_nonce=csp_nonce,
         **context,
     )
 
