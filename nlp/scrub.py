@@ -7,8 +7,10 @@ spans found on the original text. The original text is never changed: it stays s
 
 How each kind is found:
 
-* e-mails, phones, IBANs and licence plates: regular expressions (``nlp.scrub_patterns``) on
-  the characters, IBANs kept only when their ISO 7064 mod-97 checksum holds;
+* e-mails, social handles ("@jeandupont13"), phones, IBANs, French social-security numbers
+  (NIR) and licence plates: regular expressions (``nlp.scrub_patterns``) on the characters,
+  IBANs kept only when their ISO 7064 mod-97 checksum holds, glued NIRs only with a right key
+  or after a word such as "sécu";
 * person names: the statistical NER (``PER``), cleaned by token patterns (a ``Matcher``) that
   drop names inside street names ("place Jean Jaurès") and street-furniture words the model
   mislabels ("Lampadaire"), plus patterns for names the model misses ("M. Dupont",
@@ -36,10 +38,18 @@ from thinc.api import use_ops
 
 from nlp import scrub_patterns as pat
 
-__all__ = ["KINDS", "PLACEHOLDERS", "PiiSpan", "ScrubResult", "Scrubber", "iban_is_valid"]
+__all__ = [
+    "KINDS",
+    "PLACEHOLDERS",
+    "PiiSpan",
+    "ScrubResult",
+    "Scrubber",
+    "iban_is_valid",
+    "nir_key",
+]
 
 #: Kinds of personal data, in the order of their priority when two matches overlap.
-KINDS: Final = ("email", "iban", "phone", "plate", "address", "name")
+KINDS: Final = ("email", "iban", "nir", "phone", "handle", "plate", "address", "name")
 
 #: The placeholder that replaces each kind in the public text (French: the public site's
 #: language; they read well in English too).
@@ -47,6 +57,8 @@ PLACEHOLDERS: Final = {
     "email": "[e-mail]",
     "phone": "[téléphone]",
     "iban": "[IBAN]",
+    "nir": "[n° sécu]",
+    "handle": "[pseudo]",
     "plate": "[plaque]",
     "name": "[nom]",
     "address": "[adresse]",
@@ -131,6 +143,41 @@ def _find_iban(text: str, match: re.Match[str]) -> tuple[int, int] | None:
     return None
 
 
+def nir_key(first13: str) -> int:
+    """Return the 2-digit key of a French social-security number (NIR).
+
+    Parameters
+    ----------
+    first13
+        The 13 first characters (sex, year, month, department, commune, order), separators
+        allowed; Corsica's departments 2A and 2B count as 19 and 18.
+
+    Returns
+    -------
+    int
+        97 minus the number modulo 97 (1 to 97).
+    """
+    compact = _NON_ALNUM_RE.sub("", first13).upper().replace("2A", "19").replace("2B", "18")
+    return 97 - int(compact) % 97
+
+
+def _nir_is_likely(text: str, match: re.Match[str]) -> bool:
+    """Whether a NIR-shaped match is one: grouped, checked by its key, or announced.
+
+    Written in groups ("1 85 05 13 055 123 45") the shape is enough, even with a wrong key
+    (residents mistype). Glued, 15 digits must carry a right key, and 13 digits must follow
+    a word such as "sécu" or "NIR": a glued number is otherwise any reference number.
+    """
+    value = match.group()
+    compact = _NON_ALNUM_RE.sub("", value)
+    if len(compact) != len(value):
+        return True
+    key = match.group("key")
+    if key is not None:
+        return nir_key(compact[:13]) == int(key)
+    return pat.NIR_CONTEXT_RE.search(text[max(0, match.start() - 40) : match.start()]) is not None
+
+
 def _phone_digits_ok(value: str) -> bool:
     digits = sum(c.isdigit() for c in value)
     return pat.PHONE_MIN_DIGITS <= digits <= pat.PHONE_MAX_DIGITS
@@ -147,10 +194,16 @@ def _regex_spans(text: str) -> list[tuple[int, int, str]]:
     for regex in (pat.EMAIL_RE, pat.OBFUSCATED_EMAIL_RE):
         for m in regex.finditer(text):
             add(m.start(), m.end(), "email")
+    for m in pat.HANDLE_RE.finditer(text):
+        if m.group()[1:].lower() not in pat.HANDLE_STOPWORDS:
+            add(m.start(), m.end(), "handle")
     for m in pat.IBAN_CANDIDATE_RE.finditer(text):
         offsets = _find_iban(text, m)
         if offsets is not None:
             add(*offsets, "iban")
+    for m in pat.NIR_RE.finditer(text):
+        if _nir_is_likely(text, m):
+            add(m.start(), m.end(), "nir")
     for m in pat.FR_PHONE_RE.finditer(text):
         add(m.start(), m.end(), "phone")
     for regex in (pat.SIV_PLATE_RE, pat.SIV_PLATE_SPACED_RE):
@@ -307,7 +360,8 @@ def _capitalised_by_position(span: Span) -> bool:
     i = span.start
     at_start = i == 0 or doc[i - 1].text in _SENTENCE_END or doc[i - 1].is_space
     following = next((t for t in doc[i + 1 :] if _has_letter(t)), None)
-    return at_start and (following is None or following.text[:1].islower())
+    # "Retrouvez-moi": the next word is "-moi", whose first letter says the case.
+    return at_start and (following is None or following.text.lstrip("-'’")[:1].islower())
 
 
 def _sentence_bounds(doc: Doc, i: int) -> tuple[int, int]:

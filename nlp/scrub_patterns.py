@@ -77,6 +77,41 @@ IBAN_LENGTHS = {
 IBAN_MIN_LENGTH = 15
 IBAN_MAX_LENGTH = 34
 
+# --- French social-security numbers (NIR) -------------------------------------------------
+
+# The NIR (numéro d'inscription au répertoire, "numéro de sécu"): sex (1, 2; 3, 4, 7, 8 for
+# provisional numbers), year, month (01-12; 20-42 and 50-99 when unknown), department (01-99,
+# 2A/2B for Corsica), commune (3 digits), birth order (3 digits), then an optional 2-digit key
+# (97 minus the 13 first digits mod 97, with 2A read as 19 and 2B as 18).
+_NIR_SEP = r"[ \u00a0\u202f.\-]?"
+NIR_RE = re.compile(
+    rf"(?<![\w.\-+/])(?P<sex>[1-478]){_NIR_SEP}(?P<year>\d{{2}}){_NIR_SEP}"
+    rf"(?P<month>0[1-9]|1[0-2]|[2-35-9]\d|4[0-2]){_NIR_SEP}(?P<dept>\d{{2}}|2[ABab])"
+    rf"{_NIR_SEP}(?P<commune>\d{{3}}){_NIR_SEP}(?P<order>\d{{3}})"
+    rf"(?:{_NIR_SEP}(?P<key>\d{{2}}))?(?!\w|[.,\-/]\d)"
+)
+#: Words that announce a social-security number: a glued 13-digit number (no key, no
+#: separators) is only taken for a NIR after one of them (it could be any reference number).
+NIR_CONTEXT_RE = re.compile(
+    r"(?:s[ée]cu(?:rit[ée])?\b|\bs[ée]curit[ée] sociale|\bn\.?\s?i\.?\s?r\b|\bss\b|\binsee\b"
+    r"|\bvitale\b|social security|\bnir\b)[^\n]{0,30}$",
+    re.IGNORECASE,
+)
+
+# --- Social-network handles ----------------------------------------------------------------
+
+#: "@jeandupont13", "@karim_du_13", "@Sophie.M": an @ that starts a word, then a letter or an
+#: underscore (an "@" before a number or a space is "at": "@ 5 rue...", "2 € @ la borne",
+#: "@15h"), then up to 30 letters, digits, underscores or inner dots. The @ of an e-mail
+#: address follows a character of its local part, so the look-behind leaves it to EMAIL_RE.
+HANDLE_RE = re.compile(
+    r"(?<![\w.+\-@])@[A-Za-z_](?:[A-Za-z0-9_]|\.(?=[A-Za-z0-9_])){1,30}(?![\w@])"
+)
+#: Words glued to an "@" that mean "at", not an account ("@home", "@la sortie").
+HANDLE_STOPWORDS = words(
+    """home work school office the la le les ma mon chez ici midi night noon"""
+)
+
 # --- Licence plates ------------------------------------------------------------------------
 
 # SIV (since 2009): AA-123-AA; the letters I, O and U are never used, nor "SS" up front.

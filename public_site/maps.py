@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -119,14 +120,22 @@ class BaseMap:
     script: str
     map_name: str
     layer_names: list[str]
+    fingerprint: str = ""  # of its inputs (MapSpec.fingerprint); set when read from storage
 
 
 @dataclass
 class RenderedMap:
-    """The pieces to put in a page: the map's element and its scripts."""
+    """The pieces to put in a page: the map's element, where its script is, its figures.
+
+    No inline script (the public pages' Content-Security-Policy allows only this site's
+    files): the stored map's script is served as a file (``stored_script``), and the page's
+    figures go in a JSON data block that ``static/map.js`` applies to the map's layers.
+    """
 
     element: str
-    script: str
+    fingerprint: str
+    map_name: str
+    figures: str
 
 
 @dataclass
@@ -234,6 +243,7 @@ def stored_base_map(
         script=row.script,
         map_name=row.map_name,
         layer_names=list(row.layer_names),
+        fingerprint=fingerprint,
     )
     with _STORED_LOCK:
         _STORED[spec.key] = (fingerprint, base)
@@ -252,7 +262,7 @@ def clear_cache() -> None:
 def render_map(
     base: BaseMap, *, areas: list[MapArea], bounds: list[int], label: str
 ) -> RenderedMap:
-    """The page's map: the stored outlines, with this page's figures applied by a script."""
+    """The page's map: the stored outlines, and this page's figures for ``static/map.js``."""
     data = {
         a.node.code: {
             "t": a.text,
@@ -261,22 +271,40 @@ def render_map(
         }
         for a in areas
     }
-    # Escaped for an inline script: no "</script>" can close it early.
-    payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
-    layers = ",".join(base.layer_names)
-    apply = (
-        "<script>(function(){"
-        f"var d={payload};"
-        f"document.getElementById({json.dumps(base.map_name)}).setAttribute('aria-label',"
-        f"{json.dumps(label)});"
-        f"[{layers}].forEach(function(g){{"
-        "g.options.style=function(f){var v=d[f.properties.c];return {fillColor:v?v.f:"
-        f"'{EMPTY_FILL}',color:'#444444',weight:1,fillOpacity:0.75,"
-        "dashArray:v&&v.h?'4 3':null};};"
-        "g.eachLayer(function(l){var v=d[l.feature.properties.c];if(!v)return;"
-        # The tooltip is inserted as HTML: the text goes through textContent first.
-        "var e=document.createElement('span');e.textContent=v.t;"
-        "l.feature.properties.t=e.innerHTML;});"
-        "g.setStyle(g.options.style);});})();</script>"
+    figures = {
+        "map": base.map_name,
+        "layers": base.layer_names,
+        "label": label,
+        "empty": EMPTY_FILL,
+        "areas": data,
+    }
+    # Escaped for a <script type="application/json"> block: no "</script>" can close it.
+    payload = json.dumps(figures, ensure_ascii=False).replace("<", "\\u003c")
+    return RenderedMap(
+        element=base.element,
+        fingerprint=base.fingerprint,
+        map_name=base.map_name,
+        figures=payload,
     )
-    return RenderedMap(element=base.element, script=base.script + "\n" + apply)
+
+
+_SCRIPT_TAG_RE = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def stored_script(session: Session, *, fingerprint: str, map_name: str) -> str | None:
+    """The JavaScript of the stored map with this fingerprint and name, or None.
+
+    The publication stores folium's script as inline ``<script>`` blocks (``map_render``);
+    it is served as a file, so the tags are taken off here (maps stored by any version
+    keep working, nothing is drawn again). The name changes at each drawing, so a URL made
+    of both always means the same script and can be cached for long.
+    """
+    table = PublishedMap.__table__  # type: ignore[attr-defined]
+    script = session.execute(
+        sa.select(table.c.script).where(
+            table.c.fingerprint == fingerprint, table.c.map_name == map_name
+        )
+    ).scalar()
+    if script is None:
+        return None
+    return ";\n".join(_SCRIPT_TAG_RE.findall(str(script)))

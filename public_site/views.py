@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -26,6 +26,7 @@ from flask_babel import Domain, get_locale, refresh
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
+from backend.csp import set_policy
 from backend.extensions import db, limiter
 from backend.services import reports as reports_service
 from public_site import TRANSLATIONS, maps, periods
@@ -125,14 +126,28 @@ def format_figure(value: Any, suffix: str, language: str) -> str:
     return text + suffix
 
 
+def tile_origin(tiles: str | None) -> str | None:
+    """The origin of a tile server's URL template, for the policy's ``img-src``.
+
+    ``https://{s}.tile.example.org/{z}/{x}/{y}.png`` gives ``https://*.tile.example.org``.
+    """
+    if not tiles:
+        return None
+    parts = urlsplit(tiles.replace("{s}", "*"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 @bp.after_request
 def _headers(response: Response) -> Response:
-    # Everything (Leaflet included) comes from this site; maps draw inline styles and scripts.
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-    )
+    # Every script is a file of this site (Leaflet included, and each stored map's script,
+    # see public_site.maps): no inline script runs, no nonce is needed, and pages can be
+    # cached. Images: this site, and the tile server when the city configured one.
+    if "Content-Security-Policy" not in response.headers:
+        origin = tile_origin(current_app.config.get("PUBLIC_MAP_TILES"))
+        images = ("'self'", "data:", *([origin] if origin else []))
+        set_policy(response, img_src=images)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
@@ -646,6 +661,18 @@ def download(name: str) -> Response:
     mimetype = "text/csv" if name.endswith(".csv") else "application/geo+json"
     response = send_from_directory(data_dir(), name, mimetype=mimetype, as_attachment=True)
     response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.route("/cartes/<fingerprint>/<map_name>.js")
+def map_script(fingerprint: str, map_name: str) -> Response:
+    """A stored map's script, as a file (the pages run no inline script)."""
+    script = maps.stored_script(db.session, fingerprint=fingerprint, map_name=map_name)
+    if script is None:
+        not_found(_("This map is no longer published. Reload the page."))
+    response = Response(script, mimetype="text/javascript")
+    # The URL names one drawing of one map: it never changes.
+    response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 
 

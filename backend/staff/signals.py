@@ -17,6 +17,7 @@ from sqlmodel import col, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.auth import current_staff, staff_page_required
+from backend.csp import csp_nonce
 from backend.extensions import db
 from backend.models import Area, Signal, SignalStatus
 from backend.services import signals as signals_service
@@ -108,6 +109,10 @@ def signals_map(signals: list[Signal], lang: str, label: str) -> Markup:
     codes = sorted({c for s in signals for c in s.area_codes})
     areas = {a.code: a for a in db.session.exec(select(Area).where(col(Area.code).in_(codes)))}
     fmap = folium.Map(location=[43.2965, 5.3698], zoom_start=12, tiles=None, control_scale=True)
+    # Leaflet from this site (xstatic-leaflet, as the public maps), not folium's CDNs: the
+    # page's Content-Security-Policy, which the frame's document inherits, allows no other.
+    fmap.default_js = [("leaflet", url_for("public.leaflet", filename="leaflet.js"))]
+    fmap.default_css = [("leaflet_css", url_for("public.leaflet", filename="leaflet.css"))]
     features = []
     for s in signals:
         text = s.explanation_en if lang == "en" else s.explanation_fr
@@ -139,7 +144,9 @@ def signals_map(signals: list[Signal], lang: str, label: str) -> Markup:
         )
         layer.add_to(fmap)
         fmap.fit_bounds(layer.get_bounds())  # type: ignore[arg-type]
-    document = fmap.get_root().render()
+    # folium writes its inline scripts as bare <script> tags: they get the page's nonce, so
+    # they are the only inline scripts the frame runs (the tooltips' texts were escaped above).
+    document = fmap.get_root().render().replace("<script>", f'<script nonce="{csp_nonce()}">')
     # Markup.format escapes both values: the map document goes into the srcdoc attribute.
     return Markup('<iframe class="signals-map" title="{}" srcdoc="{}"></iframe>').format(
         label, document

@@ -20,15 +20,20 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.auth import (
+    LOGIN_FAILED,
     current_staff,
     end_staff_session,
     harden_page,
+    login_account_key,
+    login_failed,
+    login_retry_minutes,
     optional_staff,
     protect_form,
     session_staff,
     staff_page_required,
     start_staff_session,
 )
+from backend.csp import csp_nonce
 from backend.extensions import db, limiter
 from backend.models import Service
 from backend.services import audit
@@ -46,7 +51,7 @@ TEXT: dict[str, dict[str, str]] = {
         "logout": "Se déconnecter",
         "bad_login": "Adresse e-mail ou mot de passe incorrect.",
         "expired_form": "Le formulaire a expiré ; veuillez réessayer.",
-        "too_many": "Trop de tentatives. Réessayez dans une minute.",
+        "too_many": "Trop de tentatives. Réessayez dans {minutes} min.",
         "forbidden": "Votre rôle ne donne pas accès à cette page.",
         "error": "Une erreur est survenue.",
         "welcome": "Bienvenue",
@@ -76,7 +81,7 @@ TEXT: dict[str, dict[str, str]] = {
         "logout": "Log out",
         "bad_login": "Wrong e-mail address or password.",
         "expired_form": "The form expired; please try again.",
-        "too_many": "Too many attempts. Try again in a minute.",
+        "too_many": "Too many attempts. Try again in {minutes} min.",
         "forbidden": "Your role does not give access to this page.",
         "error": "Something went wrong.",
         "welcome": "Welcome",
@@ -192,6 +197,7 @@ def render_staff(template: str, **context: Any) -> str:
         other_lang=other,
         other_lang_url=f"{request.path}?lang={other}",
         signed_in=optional_staff(),
+        csp_nonce=csp_nonce,
         **context,
     )
 
@@ -219,7 +225,7 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
         if request.endpoint == "staff.login":
             return _login_page(message, code)
     elif code == 429:
-        message = t["too_many"]
+        message = t["too_many"].format(minutes=login_retry_minutes())
         if request.endpoint == "staff.login":
             return _login_page(message, code)
     elif code == 403:
@@ -252,8 +258,19 @@ def _login_limit() -> str:
     return str(current_app.config.get("STAFF_LOGIN_RATE_LIMIT") or "10 per minute")
 
 
+def _account_limit() -> str:
+    return str(current_app.config.get("STAFF_LOGIN_ACCOUNT_RATE_LIMIT") or "10 per 15 minutes")
+
+
 @bp.route("/login", methods=["GET", "POST"])
+# Two limits: every POST from one address, and the failed logins of one account (the e-mail
+# typed, whether an account has it or not, so a 429 tells nothing), which many addresses
+# guessing one password cannot share out. Once the account's limit is reached even the right
+# password is refused until the window ends: a success would tell the guesser it was right.
 @limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(
+    _account_limit, methods=["POST"], key_func=login_account_key, deduct_when=login_failed
+)
 def login() -> tuple[str, int] | BaseResponse:
     """The login form; a successful POST opens a session and goes to ``next`` or the start."""
     if request.method == "GET":
@@ -268,6 +285,7 @@ def login() -> tuple[str, int] | BaseResponse:
             remote_addr=request.remote_addr,
         )
     except InvalidCredentialsError:
+        request.environ[LOGIN_FAILED] = True
         return _login_page(TEXT[_lang()]["bad_login"], 200)
     start_staff_session(staff)
     return redirect(_safe_next(request.form.get("next")))

@@ -105,6 +105,11 @@ def test_a_resident_browses_the_site(
             page.keyboard.press("Tab")
             assert page.evaluate("document.activeElement.className") == "skip"
             # Zoomed out on a phone: the 16 arrondissements; zoomed in: the 111 quartiers.
+            # The map's fitBounds is animated (250 ms), and the level switches at its end.
+            for _ in range(30):
+                if page.locator("path.leaflet-interactive").count() == 16:
+                    break
+                page.wait_for_timeout(100)
             assert page.locator("path.leaflet-interactive").count() == 16
             # Where the map starts depends on the screen (fitBounds), and Leaflet ignores a
             # click that lands during a zoom animation: zoom in a step at a time, as a person

@@ -68,8 +68,10 @@ def test_maps_are_drawn_at_publication_and_again_only_when_their_areas_change(
     city = body(client, "/")
     assert MAP_ELEMENT in city and NOTICE not in city
     assert f'id="{stored["city:fine"].map_name}"' in city
-    # The page's script applies its figures to the stored map's layers.
-    assert "[" + ",".join(stored["city:fine"].layer_names) + "].forEach" in city
+    # The page's figures name the stored map's layers (static/map.js applies them).
+    figures = json.loads(city.split('id="map-figures">')[1].split("</script>")[0])
+    assert figures["layers"] == stored["city:fine"].layer_names
+    assert figures["map"] == stored["city:fine"].map_name
     area = body(client, f"/quartiers/{QUARTIER}")
     assert f'id="{stored[f"area:{QUARTIER}"].map_name}"' in area
     coarse = body(client, "/?niveau=arrondissement")
