@@ -325,7 +325,11 @@ def test_a_bad_category_is_refused_clearly(
 
 
 def test_a_status_change_is_in_the_history_and_queues_the_public_refresh(
-    client: FlaskClient, session: Session, redis_client: redis.Redis, agent: dict[str, str]
+    client: FlaskClient,
+    session: Session,
+    redis_client: redis.Redis,
+    agent: dict[str, str],
+    run_jobs: Callable[[], int],
 ) -> None:
     report = make_report(session)
     response = client.post(
@@ -338,6 +342,10 @@ def test_a_status_change_is_in_the_history_and_queues_the_public_refresh(
     assert body(response)["history"][-1] == {
         "status": "in_progress",
         "public_note": "Une équipe passe demain matin.",
+        # No worker runs here: the note waits for its scrubbing, and is not public yet.
+        "public_note_published": None,
+        "public_note_removed": None,
+        "scrub_pending": True,
         "author": "agent.feux@marseille.fr",
         "created_at": body(response)["history"][-1]["created_at"],
     }
@@ -348,15 +356,20 @@ def test_a_status_change_is_in_the_history_and_queues_the_public_refresh(
         .order_by(col(ReportUpdate.id))
     ).all()
     assert [s.status for s in steps] == ["received", "open", "in_progress"]
-    [message] = outbox_rows(session)
-    assert message.job_path == REFRESH_JOB and message.args == [report.id]
-    assert message.dispatched_at is None  # waits for the relay
+    scrub, refresh = outbox_rows(session)
+    assert refresh.job_path == REFRESH_JOB and refresh.args == [report.id]
+    assert refresh.dispatched_at is None  # waits for the relay
+    assert scrub.job_path == "workers.jobs.scrub_note" and scrub.queue == "high"
     [logged] = audit_rows(session, "report.status_set")
     assert logged.details == {
         "from": "open",
         "to": "in_progress",
         "public_note": "Une équipe passe demain matin.",
     }
+    # Not scrubbed yet: the tracking API shows the step, not the note.
+    pending = body(client.get(f"/api/v1/reports/{report.tracking_id}"))
+    assert pending["history"][-1]["public_note"] is None
+    run_jobs()
     # The resident reads the note on the tracking API, without the author.
     public = body(client.get(f"/api/v1/reports/{report.tracking_id}"))
     assert public["status"] == "in_progress"

@@ -163,8 +163,8 @@ def test_the_status_form_records_the_history_or_explains_a_refusal(
     shown = page(client, f"/staff/reports/{report.id}?saved=status")
     assert "Statut enregistré." in shown and "Feu réparé." in shown and AGENT in shown
     session.expire_all()
-    [message] = session.exec(select(OutboxMessage)).all()
-    assert message.job_path == "workers.jobs.refresh_aggregates"
+    jobs = sorted(m.job_path for m in session.exec(select(OutboxMessage)).all())
+    assert jobs == ["workers.jobs.refresh_aggregates", "workers.jobs.scrub_note"]
 
 
 def test_contact_details_are_shown_on_a_logged_post_only(
