@@ -25,10 +25,17 @@ def process_report(report_id: int) -> dict[str, Any]:
             mark_own_row_done(session)  # nothing to do, ever: the catch-up must not resend it
             session.commit()
             return {"report_id": report_id, "status": "missing"}
-        if report.predicted_code is None:
-            [(prediction, scrubbed)] = classification.classify_and_scrub(
-                session, [report.description]
-            )
+        classify = report.predicted_code is None
+        scrub_address = bool(report.address) and report.address_public is None
+        # The resident's free texts go through the scrubber in one batch (one NER pass): the
+        # description, and the address, scrubbed the same way (names, phones, e-mails go;
+        # the street and number of a public place stay).
+        texts = [report.description] if classify else []
+        if scrub_address and report.address:
+            texts.append(report.address)
+        scrubbed = classification.scrubber().scrub_many(texts) if texts else []
+        if classify:
+            prediction = classification.classifier(session).classify(report.description)
             apply_prediction(
                 report=report,
                 service_code=prediction.service_code,
@@ -37,14 +44,11 @@ def process_report(report_id: int) -> dict[str, Any]:
                 model_version=prediction.model_version,
                 language=prediction.language,
                 needs_triage=prediction.needs_triage,
-                public_text=scrubbed.text,
+                public_text=scrubbed[0].text,
             )
-            session.add(report)
-        if report.address and report.address_public is None:
-            # The resident's free-text address is scrubbed like the description (names,
-            # phones, e-mails go; the street and number of a public place stay).
-            report.address_public = classification.scrubber().scrub(report.address).text
-            session.add(report)
+        if scrub_address:
+            report.address_public = scrubbed[-1].text
+        session.add(report)
         if report.status == ReportStatus.RECEIVED:
             set_status(session=session, report=report, status=ReportStatus.OPEN)
         links = links_in_transaction(session, report_id)
