@@ -284,8 +284,17 @@ def generate_demo(
         session.flush()
         assert report.id is not None
         for status, when, note in history:
+            # The demo's notes are the project's own words, with nothing personal: published
+            # as they are (a real note waits for the worker's scrubbing).
             session.add(
-                ReportUpdate(report_id=report.id, status=status, public_note=note, created_at=when)
+                ReportUpdate(
+                    report_id=report.id,
+                    status=status,
+                    public_note=note,
+                    public_note_published=note,
+                    public_note_removed=[] if note else None,
+                    created_at=when,
+                )
             )
         if index % 500 == 499:
             session.commit()

@@ -94,9 +94,9 @@ def load(url: str, rows: int, seed: int) -> float:
                 + "\n"
             )
             if rng.random() < 0.3:
-                notes.write(
-                    f"{i}\t{status}\tÉquipe passée le {updated:%d/%m}\t{updated.isoformat()}\n"
-                )
+                # As written and as published (scrubbed: nothing personal in it).
+                note = f"Équipe passée le {updated:%d/%m}"
+                notes.write(f"{i}\t{status}\t{note}\t{note}\t{updated.isoformat()}\n")
         buffer.seek(0)
         notes.seek(0)
         columns = (
@@ -107,7 +107,8 @@ def load(url: str, rows: int, seed: int) -> float:
             while chunk := buffer.read(1 << 20):
                 copy.write(chunk)
         with cur.copy(
-            "COPY report_update (report_id, status, public_note, created_at) FROM STDIN"
+            "COPY report_update (report_id, status, public_note, public_note_published, "
+            "created_at) FROM STDIN"
         ) as copy:
             while chunk := notes.read(1 << 20):
                 copy.write(chunk)

@@ -13,7 +13,6 @@ import csv
 import hashlib
 import json
 import logging
-import math
 import os
 import shutil
 import tempfile
@@ -38,6 +37,7 @@ from backend.models import (
     Service,
 )
 from backend.services.catalogue import service_of
+from backend.services.reports import snap
 from public_site import periods
 from public_site.suppression import Relation, protect
 
@@ -618,9 +618,17 @@ AGGREGATE_FIELDS = [
 REPORT_FIELDS = ["month", "service_code", "status", "days_to_fix", "lat", "lon", "description"]
 
 
-def snap(value: float, grid: float) -> float:
-    """The centre of the grid cell holding a coordinate (the only position ever published)."""
-    return round((math.floor(value / grid) + 0.5) * grid, 6)
+# What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): such a cell of
+# free text gets a leading single quote, which spreadsheets show as text and do not run.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A CSV row whose text cells cannot run as formulas (numbers are left as numbers)."""
+    return {
+        key: "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+        for key, value in row.items()
+    }
 
 
 def write_open_data(
@@ -658,7 +666,11 @@ def _write_aggregates(folder: Path, snapshot: Snapshot, hierarchy: Hierarchy) ->
         for row in snapshot.rows:
             if row["period"] == NOW:
                 continue
-            writer.writerow({**row, "area_name": names.get(row["area_code"], row["area_code"])})
+            writer.writerow(
+                spreadsheet_safe(
+                    {**row, "area_name": names.get(row["area_code"], row["area_code"])}
+                )
+            )
     with (folder / "backlog.csv").open("w", newline="", encoding="utf-8") as handle:
         fields = [
             "area_code",
@@ -674,14 +686,16 @@ def _write_aggregates(folder: Path, snapshot: Snapshot, hierarchy: Hierarchy) ->
             if row["period"] != NOW:
                 continue
             writer.writerow(
-                {
-                    "area_code": row["area_code"],
-                    "area_name": names.get(row["area_code"], row["area_code"]),
-                    "area_level": row["area_level"],
-                    "service_code": row["service_code"],
-                    "open_reports": row["reports"],
-                    "suppressed": row["suppressed"],
-                }
+                spreadsheet_safe(
+                    {
+                        "area_code": row["area_code"],
+                        "area_name": names.get(row["area_code"], row["area_code"]),
+                        "area_level": row["area_level"],
+                        "service_code": row["service_code"],
+                        "open_reports": row["reports"],
+                        "suppressed": row["suppressed"],
+                    }
+                )
             )
     # GeoJSON: one feature per area and year, with the published counts by service.
     from public_site.maps import area_geometry
@@ -771,7 +785,8 @@ def _write_reports(
             }
             if text:
                 record["description"] = text
-            writer.writerow(record)
+            # The GeoJSON keeps the text as it is: only spreadsheets run formulas.
+            writer.writerow(spreadsheet_safe(record))
             props = {k: v for k, v in record.items() if k not in ("lat", "lon")}
             feature = {
                 "type": "Feature",

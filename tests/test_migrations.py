@@ -61,3 +61,47 @@ def test_models_and_migrations_agree(empty_database_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_0013_queues_the_scrubbing_of_what_was_published_unscrubbed(
+    empty_database_url: str,
+) -> None:
+    """Addresses and notes stored before 0013 are hidden until a job has scrubbed them."""
+    migrate.upgrade(empty_database_url, "0012")
+    engine = make_engine(empty_database_url)
+    now = "2026-01-05 10:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO report (tracking_id, description, address, status, source, "
+                "needs_triage, created_at, updated_at) VALUES ('t-1', 'Lampadaire éteint', "
+                "'Chez Mme Benali, 06 12 34 56 78', 'open', 'api', false, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO report_update (report_id, status, public_note, created_at) "
+                "SELECT id, 'in_progress', 'Vu avec M. Dupont', :now FROM report"
+            ),
+            {"now": now},
+        )
+    migrate.upgrade(empty_database_url)
+    with engine.connect() as conn:
+        jobs = conn.execute(sa.text("SELECT job_path, job_id, queue FROM outbox_message")).all()
+        published = conn.execute(
+            sa.text(
+                "SELECT address_public FROM report UNION ALL "
+                "SELECT public_note_published FROM report_update"
+            )
+        ).all()
+    assert [tuple(j) for j in jobs] == [
+        ("workers.jobs.scrub_backlog", "scrub-backlog-0013", "default")
+    ]
+    assert [p[0] for p in published] == [None, None]  # nothing public until scrubbed
+    migrate.downgrade(empty_database_url, "0012")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM outbox_message")).scalar() == 0
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("report")}
+    assert "address_public" not in columns
+    engine.dispose()

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from backend.services.classification import active_model
-from nlp.classifier import Classifier, ClassifierLoadError, Prediction
-from nlp.scrub import Scrubber, ScrubResult
+from nlp.classifier import Classifier, ClassifierLoadError
+from nlp.scrub import Scrubber
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,6 @@ def preload(session: Session) -> None:
     """Load both models now (worker start): a broken model fails here, not once per job."""
     classifier(session)
     scrubber()
-
-
-def classify_and_scrub(session: Session, texts: list[str]) -> list[tuple[Prediction, ScrubResult]]:
-    """Classify texts and scrub them of personal data, in batches."""
-    predictions = classifier(session).classify_many(texts)
-    scrubbed = scrubber().scrub_many(texts)
-    return list(zip(predictions, scrubbed, strict=True))
 
 
 def reset() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from backend.models import Report, ReportStatus
-from backend.services import outbox
+from backend.models import Report, ReportStatus, ReportUpdate
+from backend.services import outbox, public_notes
 from backend.services.classification import apply_prediction
 from backend.services.reports import set_status
 from workers.context import job_session
@@ -25,10 +25,17 @@ def process_report(report_id: int) -> dict[str, Any]:
             mark_own_row_done(session)  # nothing to do, ever: the catch-up must not resend it
             session.commit()
             return {"report_id": report_id, "status": "missing"}
-        if report.predicted_code is None:
-            [(prediction, scrubbed)] = classification.classify_and_scrub(
-                session, [report.description]
-            )
+        classify = report.predicted_code is None
+        scrub_address = bool(report.address) and report.address_public is None
+        # The resident's free texts go through the scrubber in one batch (one NER pass): the
+        # description, and the address, scrubbed the same way (names, phones, e-mails go;
+        # the street and number of a public place stay).
+        texts = [report.description] if classify else []
+        if scrub_address and report.address:
+            texts.append(report.address)
+        scrubbed = classification.scrubber().scrub_many(texts) if texts else []
+        if classify:
+            prediction = classification.classifier(session).classify(report.description)
             apply_prediction(
                 report=report,
                 service_code=prediction.service_code,
@@ -37,9 +44,11 @@ def process_report(report_id: int) -> dict[str, Any]:
                 model_version=prediction.model_version,
                 language=prediction.language,
                 needs_triage=prediction.needs_triage,
-                public_text=scrubbed.text,
+                public_text=scrubbed[0].text,
             )
-            session.add(report)
+        if scrub_address:
+            report.address_public = scrubbed[-1].text
+        session.add(report)
         if report.status == ReportStatus.RECEIVED:
             set_status(session=session, report=report, status=ReportStatus.OPEN)
         links = links_in_transaction(session, report_id)
@@ -56,6 +65,82 @@ def process_report(report_id: int) -> dict[str, Any]:
             "needs_triage": report.needs_triage,
             "links": links,
         }
+
+
+def scrub_note(update_id: int) -> dict[str, Any]:
+    """Scrub one public note (staff or a back office wrote it), which publishes it (``high``).
+
+    The agent's request may be waiting for the answer (``backend.services.public_notes``).
+    """
+    from workers import classification
+
+    with job_session() as session:
+        update = session.get(ReportUpdate, update_id)
+        if update is None:
+            log.warning("scrub_note: history step %s does not exist (deleted?)", update_id)
+        elif update.public_note and update.public_note_published is None:
+            scrubbed = classification.scrubber().scrub(update.public_note)
+            public_notes.publish(update=update, text=scrubbed.text, removed=scrubbed.kinds())
+            session.add(update)
+        mark_own_row_done(session)
+        session.commit()
+        if update is None:
+            return {"update_id": update_id, "status": "missing"}
+        return {
+            "update_id": update_id,
+            "published": update.public_note_published,
+            "removed": update.public_note_removed,
+        }
+
+
+def scrub_backlog(batch_size: int = 500) -> dict[str, int]:
+    """Scrub every address and public note not scrubbed yet (queued by migration 0013).
+
+    Rows written before the scrubbed columns existed are not public until this has run.
+    """
+    from sqlmodel import col, select
+
+    from workers import classification
+
+    scrubber = classification.scrubber()
+    counts = {"addresses": 0, "notes": 0}
+    with job_session() as session:
+        while True:
+            reports = session.exec(
+                select(Report)
+                .where(col(Report.address).is_not(None), col(Report.address_public).is_(None))
+                .order_by(col(Report.id))
+                .limit(batch_size)
+            ).all()
+            if not reports:
+                break
+            texts = [r.address or "" for r in reports]
+            for report, result in zip(reports, scrubber.iter_scrub(texts), strict=True):
+                report.address_public = result.text
+                session.add(report)
+            counts["addresses"] += len(reports)
+            session.commit()
+        while True:
+            updates = session.exec(
+                select(ReportUpdate)
+                .where(
+                    col(ReportUpdate.public_note).is_not(None),
+                    col(ReportUpdate.public_note_published).is_(None),
+                )
+                .order_by(col(ReportUpdate.id))
+                .limit(batch_size)
+            ).all()
+            if not updates:
+                break
+            notes = [u.public_note or "" for u in updates]
+            for update, result in zip(updates, scrubber.iter_scrub(notes), strict=True):
+                public_notes.publish(update=update, text=result.text, removed=result.kinds())
+                session.add(update)
+            counts["notes"] += len(updates)
+            session.commit()
+        mark_own_row_done(session)
+        session.commit()
+    return counts
 
 
 def suggest_category(text: str) -> dict[str, Any]:

@@ -238,7 +238,12 @@ def requests_(fmt: str) -> Response:
     if request.method == "POST":
         return _post_request(fmt)
     query = _load(shapes.RequestsQuerySchema(), request.args)
-    rows = open311.list_requests(session=db.session, query=query, lang=_lang())
+    rows = open311.list_requests(
+        session=db.session,
+        query=query,
+        lang=_lang(),
+        grid=current_app.config["PUBLIC_GRID_DEGREES"],
+    )
     return respond(rows, fmt, "service_requests")
 
 
@@ -269,7 +274,12 @@ def request_detail(name: str) -> Response:
     """GET requests/{service_request_id}."""
     _allow("GET")
     request_id, fmt = _split(name)
-    row = open311.get_request(session=db.session, request_id=request_id, lang=_lang())
+    row = open311.get_request(
+        session=db.session,
+        request_id=request_id,
+        lang=_lang(),
+        grid=current_app.config["PUBLIC_GRID_DEGREES"],
+    )
     return respond([row], fmt, "service_requests")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
@@ -15,7 +16,7 @@ from flask_smorest.pagination import PaginationParameters
 from backend.api.common import fail
 from backend.api.reports import contact_cipher
 from backend.auth import can_read_contacts, current_staff, roles_required, visible_or_404
-from backend.extensions import db
+from backend.extensions import db, redis_conn
 from backend.models import Report
 from backend.schemas.triage import (
     CategoryCorrectionSchema,
@@ -25,7 +26,7 @@ from backend.schemas.triage import (
     TriageItemSchema,
     TriageQueryArgsSchema,
 )
-from backend.services import triage
+from backend.services import public_notes, triage
 from backend.staff.views import staff_language
 
 blp = Blueprint(
@@ -151,7 +152,7 @@ class ReportStatusChange(MethodView):
         """
         report = _report(report_id)
         try:
-            triage.change_status(
+            update = triage.change_status(
                 session=db.session,
                 report=report,
                 status=data["status"],
@@ -162,4 +163,14 @@ class ReportStatusChange(MethodView):
             if exc.reason == "transition":
                 fail(409, str(exc))
             fail(422, str(exc), errors={"json": {"public_note": [str(exc)]}})
+        if update.public_note and update.id is not None:
+            # So that the answer's last history step shows the published note and what the
+            # scrubbing removed (``scrub_pending`` when no worker answered in time).
+            public_notes.wait_until_scrubbed(
+                session=db.session,
+                connection=redis_conn.client,
+                update_id=update.id,
+                wait_seconds=current_app.config["CLASSIFY_WAIT_SECONDS"],
+            )
+            db.session.refresh(report)
         return triage.staff_view(session=db.session, report=report, lang=_lang())

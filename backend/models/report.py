@@ -46,7 +46,10 @@ class Report(SQLModel, table=True):
     description_public: str | None = Field(default=None, sa_column=Column(Text))
     lat: float | None = Field(default=None)
     lon: float | None = Field(default=None)
+    # Same pair as the description: the resident's words (staff-only), and their scrubbed
+    # version, the only one anything public shows (NULL until the worker has scrubbed it).
     address: str | None = Field(default=None, max_length=500)
+    address_public: str | None = Field(default=None, sa_column=Column(Text))
     area_code: str | None = Field(default=None, max_length=64)
     service_code: str | None = Field(default=None, foreign_key="service.code", max_length=64)
     service_hint: str | None = Field(default=None, max_length=64)
@@ -72,7 +75,13 @@ class Report(SQLModel, table=True):
 
 
 class ReportUpdate(SQLModel, table=True):
-    """One step of a report's status history, with the note shown to the public."""
+    """One step of a report's status history, with the note shown to the public.
+
+    ``public_note`` is what the agent (or a back-office system) wrote, staff-only; the public
+    sees ``public_note_published`` only, scrubbed of personal data by a worker (NULL until it
+    has been: the note is then not shown at all). ``public_note_removed`` lists the kinds of
+    personal data the scrubbing took out, for the agent to see.
+    """
 
     __tablename__ = "report_update"
 
@@ -80,6 +89,8 @@ class ReportUpdate(SQLModel, table=True):
     report_id: int = Field(foreign_key="report.id", index=True, ondelete="CASCADE")
     status: str = Field(max_length=32)
     public_note: str | None = Field(default=None, sa_column=Column(Text))
+    public_note_published: str | None = Field(default=None, sa_column=Column(Text))
+    public_note_removed: list[str] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     # Staff author, when there is one (kept for the audit; never published).
     author: str | None = Field(default=None, max_length=200)

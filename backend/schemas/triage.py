@@ -139,7 +139,24 @@ class HistoryStepSchema(ma.Schema):
     """One step of the status history."""
 
     status = fields.String()
-    public_note = fields.String(allow_none=True)
+    public_note = fields.String(
+        allow_none=True, metadata={"description": "As written; never published as is."}
+    )
+    public_note_published = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The note as the public sees it, scrubbed of personal data; "
+            "null until a worker has scrubbed it (nothing of the note is public until then)."
+        },
+    )
+    public_note_removed = fields.List(
+        fields.String(),
+        allow_none=True,
+        metadata={"description": "Kinds of personal data the scrubbing removed (name, phone...)."},
+    )
+    scrub_pending = fields.Boolean(
+        metadata={"description": "True while the note waits for a worker to scrub it."}
+    )
     author = fields.String(allow_none=True, metadata={"description": "Never published."})
     created_at = fields.DateTime()
 
@@ -166,6 +183,10 @@ class StaffReportSchema(TriageItemSchema):
 
     description_public = fields.String(
         allow_none=True, metadata={"description": "Scrubbed of personal data."}
+    )
+    address_public = fields.String(
+        allow_none=True,
+        metadata={"description": "The address as published, scrubbed; null until scrubbed."},
     )
     service_hint = fields.String(
         allow_none=True, metadata={"description": "The category the resident chose, if any."}

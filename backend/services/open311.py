@@ -42,9 +42,11 @@ from backend.models.report import CLOSED_STATUSES
 from backend.schemas.open311 import parse_w3c, validation_messages, w3c
 from backend.schemas.reports import ReportCreateSchema
 from backend.services import feedback as feedback_service
+from backend.services import public_notes
 from backend.services import reports as reports_service
 from backend.services.catalogue import get_active_service, list_services
 from backend.services.contacts import ContactCipher
+from backend.services.reports import public_position
 
 MAX_WINDOW = timedelta(days=90)
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
@@ -606,6 +608,7 @@ _COLUMNS: tuple[Any, ...] = (
     Report.updated_at,
     Report.closed_at,
     Report.address,
+    Report.address_public,
     Report.area_code,
     Report.lat,
     Report.lon,
@@ -639,9 +642,14 @@ def _zipcode(parent_code: str | None) -> str | None:
 
 
 def _render(
-    session: Session, rows: list[Any], lang: str, page_ids: Any = None
+    session: Session, rows: list[Any], lang: str, grid: float, page_ids: Any = None
 ) -> list[dict[str, Any]]:
     """Open311 requests from report rows, with three batched look-ups (notes, extras, areas).
+
+    Positions follow the public site's posture (docs/privacy.md): object categories at the
+    centre of their ``grid`` cell (``PUBLIC_GRID_DEGREES``), categories about people without
+    any. The same for every client, API key or not: what Open311 answers is public (clients
+    such as FixMyStreet show it on their own maps); exact positions are for staff.
 
     ``page_ids`` is the page's query of report ids: the look-ups filter on it as a subquery,
     which costs the database one more index scan but spares binding a thousand parameters.
@@ -652,9 +660,13 @@ def _render(
     services = {s.code: s for s in session.exec(select(Service))}
     facts = {code: _service_facts(service, lang) for code, service in services.items()}
     notes: dict[int, str] = {}
+    # Only scrubbed notes are public: a note the worker has not scrubbed yet is not shown.
     note_stmt = (
-        select(ReportUpdate.report_id, ReportUpdate.public_note)
-        .where(col(ReportUpdate.report_id).in_(ids), col(ReportUpdate.public_note).is_not(None))
+        select(ReportUpdate.report_id, ReportUpdate.public_note_published)
+        .where(
+            col(ReportUpdate.report_id).in_(ids),
+            col(ReportUpdate.public_note_published).is_not(None),
+        )
         .order_by(col(ReportUpdate.report_id), col(ReportUpdate.created_at), col(ReportUpdate.id))
     )
     # fetchall, not row-by-row fetchone: a thousand round trips through the driver's API.
@@ -680,11 +692,15 @@ def _render(
         )
         area = areas.get(row.area_code) if row.area_code else None
         address_id = address_ids.get(row.id)
-        address = row.address if row.address != address_id else None
-        lat, lon = row.lat, row.lon
+        # The address as the resident wrote it is staff-only: the public one is scrubbed, and
+        # absent until the worker has scrubbed it. (When it only repeats the address_id, it
+        # is not repeated.)
+        address = row.address_public if row.address != address_id else None
+        lat, lon = public_position(row.lat, row.lon, grid=grid)
         if about_people:
-            # Categories about people are never located report by report: the area only.
-            lat, lon = (round(area[0], 6), round(area[1], 6)) if area else (None, None)
+            # Categories about people are never located report by report: no position, no
+            # address; the zipcode (the arrondissement) is the finest place given.
+            lat, lon = None, None
             address, address_id = None, None
         closed = row.status in CLOSED_STATUSES
         created = row.created_at
@@ -728,7 +744,12 @@ def _service_facts(service: Service, lang: str) -> tuple[Any, ...]:
 
 
 def list_requests(
-    *, session: Session, query: dict[str, Any], lang: str, now: datetime | None = None
+    *,
+    session: Session,
+    query: dict[str, Any],
+    lang: str,
+    grid: float,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """GET requests: filters, a window of at most 90 days, newest first, pages of ≤ 1,000."""
     stmt = select(*_COLUMNS)
@@ -758,10 +779,10 @@ def list_requests(
     page_ids = select(stmt.subquery().c.id)
     # Core execution: plain rows, without the ORM's per-row loading machinery.
     rows = list(session.connection().execute(stmt).all())
-    return _render(session, rows, lang, page_ids)
+    return _render(session, rows, lang, grid, page_ids)
 
 
-def get_request(*, session: Session, request_id: str, lang: str) -> dict[str, Any]:
+def get_request(*, session: Session, request_id: str, lang: str, grid: float) -> dict[str, Any]:
     """GET requests/{id}."""
     report_id = as_report_id(request_id)
     row = (
@@ -771,7 +792,7 @@ def get_request(*, session: Session, request_id: str, lang: str) -> dict[str, An
     )
     if row is None:
         raise Open311Error(404, f"service_request_id '{request_id}' not found")
-    return _render(session, [row], lang)[0]
+    return _render(session, [row], lang, grid)[0]
 
 
 # --- updates (mySociety extension) --------------------------------------------------------
@@ -808,7 +829,8 @@ def _update_view(update: ReportUpdate) -> dict[str, Any]:
         "service_request_id": str(update.report_id),
         "status": UPDATE_STATUS_OUT.get(update.status, "open"),
         "updated_datetime": w3c(update.created_at),
-        "description": update.public_note or "",
+        # Only the scrubbed note is public; before the worker has scrubbed it, none.
+        "description": update.public_note_published or "",
         "media_url": "",
     }
 
@@ -908,6 +930,8 @@ def post_update(
             feedback_service.enqueue_refresh(session=session, report_id=report_id)
         session.flush()
         assert update.id is not None
+        # A back office's note is published like an agent's: only once a worker scrubbed it.
+        public_notes.queue_scrubbing(session=session, update=update)
         session.add(
             ExternalUpdate(
                 api_key_id=key_id,

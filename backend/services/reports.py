@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -419,6 +420,24 @@ def set_status(
     return update
 
 
+def snap(value: float, grid: float) -> float:
+    """The centre of the grid cell holding a coordinate (the only position ever published)."""
+    return round((math.floor(value / grid) + 0.5) * grid, 6)
+
+
+def public_position(
+    lat: float | None, lon: float | None, *, grid: float
+) -> tuple[float | None, float | None]:
+    """A report's position as anything public shows it: the centre of its ``grid`` cell.
+
+    One function for the open data and Open311, so that the two never publish two different
+    coarsenings of one report (which together would narrow it down).
+    """
+    if lat is None or lon is None:
+        return None, None
+    return snap(lat, grid), snap(lon, grid)
+
+
 def public_view(*, session: Session, report: Report, lang: str = "fr") -> dict[str, Any]:
     """What the holder of a tracking id may see: status, category, area, public history."""
     service = session.get(Service, report.service_code) if report.service_code else None
@@ -432,8 +451,9 @@ def public_view(*, session: Session, report: Report, lang: str = "fr") -> dict[s
         "updated_at": report.updated_at,
         "closed_at": report.closed_at,
         "photo_url": f"/media/{report.photo_name}" if report.photo_name else None,
+        # Only scrubbed notes are public; one the worker has not scrubbed yet is left out.
         "history": [
-            {"status": u.status, "public_note": u.public_note, "created_at": u.created_at}
+            {"status": u.status, "public_note": u.public_note_published, "created_at": u.created_at}
             for u in public_history(session=session, report=report)
         ],
     }

@@ -27,9 +27,9 @@ from sqlmodel import Session, col, select
 
 from backend.auth import can_see_service, service_filter
 from backend.db import utcnow
-from backend.models import Contact, Report, ReportStatus, Service, StaffUser
+from backend.models import Contact, Report, ReportStatus, ReportUpdate, Service, StaffUser
 from backend.models.nlp import CategoryCorrection
-from backend.services import audit, outbox
+from backend.services import audit, outbox, public_notes
 from backend.services.catalogue import get_active_service
 from backend.services.classification import UnknownCategoryError, correct_category
 from backend.services.contacts import ContactCipher, ContactDetails, read_contact
@@ -346,6 +346,7 @@ def staff_view(
     return {
         **_summary(report, priority, links, services, lang),
         "description_public": report.description_public,
+        "address_public": report.address_public,
         "service_hint": report.service_hint,
         "service_hint_name": _service_name(services, report.service_hint, lang),
         "language": report.language,
@@ -373,6 +374,11 @@ def staff_view(
             {
                 "status": u.status,
                 "public_note": u.public_note,
+                # What the public sees of it, and what the scrubbing took out (None: the
+                # worker has not scrubbed it yet, and nothing of it is public).
+                "public_note_published": u.public_note_published,
+                "public_note_removed": u.public_note_removed,
+                "scrub_pending": bool(u.public_note) and u.public_note_published is None,
                 "author": u.author,
                 "created_at": u.created_at,
             }
@@ -459,11 +465,12 @@ def change_status(
     status: str,
     public_note: str | None,
     staff: StaffUser,
-) -> None:
+) -> ReportUpdate:
     """Move a report to ``status`` with a public note, if the workflow allows it; commits.
 
     In one transaction: the history row (``set_status``, author = the staff e-mail), the audit
-    row ``report.status_set`` and the refresh of the public aggregates (outbox). Raises
+    row ``report.status_set``, the refresh of the public aggregates and the scrubbing of the
+    note (outbox; the note is published only once scrubbed, see ``public_notes``). Raises
     StatusChangeError: ``transition`` for a move the workflow refuses (``TRANSITIONS``),
     ``note_required`` for a rejection without a public note; ValueError for an unknown status.
     """
@@ -493,9 +500,10 @@ def change_status(
         )
     assert report.id is not None
     try:
-        set_status(
+        update = set_status(
             session=session, report=report, status=target, public_note=note, author=staff.email
         )
+        public_notes.queue_scrubbing(session=session, update=update)
         audit.record(
             session=session,
             actor=staff,
@@ -508,6 +516,7 @@ def change_status(
     except BaseException:
         session.rollback()
         raise
+    return update
 
 
 def read_contact_logged(

@@ -24,9 +24,9 @@ from backend.auth import (
     service_scope,
     staff_page_required,
 )
-from backend.extensions import db
+from backend.extensions import db, redis_conn
 from backend.models import Report, ReportStatus
-from backend.services import triage
+from backend.services import public_notes, triage
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
 from backend.staff.views import _error_page, _lang, render_staff
@@ -83,6 +83,11 @@ TEXT: dict[str, dict[str, str]] = {
         "public_text": "Texte publiable (données personnelles retirées)",
         "not_yet": "pas encore",
         "address": "Adresse",
+        "address_public": "Adresse publiable",
+        "note_published": "Publiée :",
+        "note_removed": "retiré :",
+        "note_nothing_removed": "rien de retiré",
+        "note_pending": "en cours de nettoyage : rien n'en est publié pour l'instant",
         "position": "Position",
         "photo": "Photo",
         "prediction": "Classement automatique",
@@ -167,6 +172,11 @@ TEXT: dict[str, dict[str, str]] = {
         "public_text": "Publishable text (personal data removed)",
         "not_yet": "not yet",
         "address": "Address",
+        "address_public": "Publishable address",
+        "note_published": "Published:",
+        "note_removed": "removed:",
+        "note_nothing_removed": "nothing removed",
+        "note_pending": "being scrubbed: nothing of it is public yet",
         "position": "Position",
         "photo": "Photo",
         "prediction": "Automatic category",
@@ -229,6 +239,25 @@ STATUS_NAMES: dict[str, dict[str, str]] = {
 }
 
 # The worst injury of an accident (BAAC), as linking counts it.
+# The kinds of personal data the scrubber removes (``nlp.scrub.KINDS``), as agents read them.
+KIND_NAMES: dict[str, dict[str, str]] = {
+    "fr": {
+        "name": "nom",
+        "phone": "téléphone",
+        "email": "e-mail",
+        "address": "adresse",
+        "plate": "plaque",
+        "iban": "IBAN",
+    },
+    "en": {
+        "name": "name",
+        "phone": "phone",
+        "email": "e-mail",
+        "address": "address",
+        "plate": "plate",
+        "iban": "IBAN",
+    },
+}
 SEVERITY_NAMES: dict[str, dict[str, str]] = {
     "fr": {
         "killed": "tué",
@@ -309,6 +338,7 @@ def _context(lang: str) -> dict[str, Any]:
         "tr": TEXT[lang],
         "status_names": STATUS_NAMES[lang],
         "severity_names": SEVERITY_NAMES[lang],
+        "kind_names": KIND_NAMES[lang],
         "when": lambda moment: _when(moment, lang),
         "num": lambda value, digits=1: _number(value, lang, digits),
         "lang_args": _lang_args(),
@@ -461,7 +491,7 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
         return _detail_page(found, error=ERRORS[lang]["unknown_status"], status=422)
     current = found.status
     try:
-        triage.change_status(
+        update = triage.change_status(
             session=db.session,
             report=found,
             status=status,
@@ -471,6 +501,14 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
     except triage.StatusChangeError as exc:
         code = 409 if exc.reason == "transition" else 422
         return _detail_page(found, error=_status_error(exc, status, current, lang), status=code)
+    if update.public_note and update.id is not None:
+        # The report page then shows the note as published and what was removed from it.
+        public_notes.wait_until_scrubbed(
+            session=db.session,
+            connection=redis_conn.client,
+            update_id=update.id,
+            wait_seconds=current_app.config["CLASSIFY_WAIT_SECONDS"],
+        )
     return redirect(
         url_for("staff_triage.report", report_id=report_id, saved="status", **_lang_args())
     )

@@ -4,7 +4,9 @@ statuses, scope and roles."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue
+from rq import Queue, SimpleWorker
 from sqlmodel import Session, col, select
 from werkzeug.test import TestResponse
 
@@ -25,6 +27,7 @@ from backend.models import (
     ReportUpdate,
 )
 from backend.services.classification import gold_examples
+from tests.conftest import QUEUES
 from tests.staff.triage_data import LAT, link, make_accident, make_report, north, token_for
 
 TRIAGE = "/api/v1/staff/triage"
@@ -325,7 +328,11 @@ def test_a_bad_category_is_refused_clearly(
 
 
 def test_a_status_change_is_in_the_history_and_queues_the_public_refresh(
-    client: FlaskClient, session: Session, redis_client: redis.Redis, agent: dict[str, str]
+    client: FlaskClient,
+    session: Session,
+    redis_client: redis.Redis,
+    agent: dict[str, str],
+    run_jobs: Callable[[], int],
 ) -> None:
     report = make_report(session)
     response = client.post(
@@ -338,6 +345,10 @@ def test_a_status_change_is_in_the_history_and_queues_the_public_refresh(
     assert body(response)["history"][-1] == {
         "status": "in_progress",
         "public_note": "Une équipe passe demain matin.",
+        # No worker runs here: the note waits for its scrubbing, and is not public yet.
+        "public_note_published": None,
+        "public_note_removed": None,
+        "scrub_pending": True,
         "author": "agent.feux@marseille.fr",
         "created_at": body(response)["history"][-1]["created_at"],
     }
@@ -348,15 +359,20 @@ def test_a_status_change_is_in_the_history_and_queues_the_public_refresh(
         .order_by(col(ReportUpdate.id))
     ).all()
     assert [s.status for s in steps] == ["received", "open", "in_progress"]
-    [message] = outbox_rows(session)
-    assert message.job_path == REFRESH_JOB and message.args == [report.id]
-    assert message.dispatched_at is None  # waits for the relay
+    scrub, refresh = outbox_rows(session)
+    assert refresh.job_path == REFRESH_JOB and refresh.args == [report.id]
+    assert refresh.dispatched_at is None  # waits for the relay
+    assert scrub.job_path == "workers.jobs.scrub_note" and scrub.queue == "high"
     [logged] = audit_rows(session, "report.status_set")
     assert logged.details == {
         "from": "open",
         "to": "in_progress",
         "public_note": "Une équipe passe demain matin.",
     }
+    # Not scrubbed yet: the tracking API shows the step, not the note.
+    pending = body(client.get(f"/api/v1/reports/{report.tracking_id}"))
+    assert pending["history"][-1]["public_note"] is None
+    run_jobs()
     # The resident reads the note on the tracking API, without the author.
     public = body(client.get(f"/api/v1/reports/{report.tracking_id}"))
     assert public["status"] == "in_progress"
@@ -523,3 +539,63 @@ def test_an_accident_outside_the_rules_window_adds_nothing(
     link(session, report)
     [item] = body(client.get(TRIAGE, headers=agent))
     assert item["links"] == [] and item["priority_parts"]["links"] == 0.0
+
+
+@pytest.fixture
+def listening_worker(redis_client: redis.Redis) -> Iterator[None]:
+    """A worker registered on the queues, as a running ``lanterne worker`` is."""
+    worker = SimpleWorker(
+        [Queue(name, connection=redis_client) for name in QUEUES],
+        connection=redis_client,
+        name=f"listening-{time.monotonic_ns()}",
+    )
+    worker.register_birth()
+    try:
+        yield
+    finally:
+        worker.register_death()
+
+
+def test_the_status_answer_shows_the_published_note_and_what_was_removed(
+    app: Flask,
+    session: Session,
+    run_jobs: Callable[[], int],
+    listening_worker: None,
+    agent: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workers import classification
+
+    classification.scrubber()  # a worker loads it once, before its first job
+    # A generous bound: the answer comes as soon as the worker has published the note.
+    monkeypatch.setitem(app.config, "CLASSIFY_WAIT_SECONDS", 60)
+    report = make_report(session)
+    note = "Vu avec M. Jean Dupont (06 98 76 54 32, jean.dupont@example.com) : réparé demain."
+    answers: list[TestResponse] = []
+
+    def write_note() -> None:
+        with app.test_client() as browser:
+            answers.append(
+                browser.post(
+                    f"/api/v1/staff/reports/{report.id}/status",
+                    json={"status": "in_progress", "public_note": note},
+                    headers=agent,
+                )
+            )
+
+    writing = threading.Thread(target=write_note)
+    writing.start()
+    deadline = time.monotonic() + 60
+    while writing.is_alive() and time.monotonic() < deadline:
+        run_jobs()  # the relay, then a worker, as in production
+        writing.join(timeout=0.05)
+    writing.join(timeout=5)
+    [answer] = answers
+    assert answer.status_code == 200, answer.json
+    step = body(answer)["history"][-1]
+    assert step["public_note"] == note  # the agent's own words, staff-only
+    assert step["public_note_published"] == (
+        "Vu avec M. [nom] ([téléphone], [e-mail]) : réparé demain."
+    )
+    assert step["public_note_removed"] == ["email", "name", "phone"]
+    assert step["scrub_pending"] is False

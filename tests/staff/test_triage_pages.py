@@ -163,8 +163,34 @@ def test_the_status_form_records_the_history_or_explains_a_refusal(
     shown = page(client, f"/staff/reports/{report.id}?saved=status")
     assert "Statut enregistré." in shown and "Feu réparé." in shown and AGENT in shown
     session.expire_all()
-    [message] = session.exec(select(OutboxMessage)).all()
-    assert message.job_path == "workers.jobs.refresh_aggregates"
+    jobs = sorted(m.job_path for m in session.exec(select(OutboxMessage)).all())
+    assert jobs == ["workers.jobs.refresh_aggregates", "workers.jobs.scrub_note"]
+
+
+def test_the_report_page_shows_the_published_note_and_what_was_removed(
+    client: FlaskClient,
+    session: Session,
+    make_staff: Callable[..., StaffUser],
+    run_jobs: Callable[[], int],
+) -> None:
+    report = make_report(session)
+    signed_in_agent(client, make_staff)
+    token = csrf_token(client, f"/staff/reports/{report.id}")
+    note = "Vu avec M. Jean Dupont au 06 98 76 54 32 : réparé demain."
+    done = client.post(
+        f"/staff/reports/{report.id}/status",
+        data={"status": "in_progress", "public_note": note, "csrf_token": token},
+    )
+    assert done.status_code == 302
+    waiting = page(client, f"/staff/reports/{report.id}")
+    assert note in waiting and "rien n'en est publié pour l'instant" in waiting
+    run_jobs()
+    shown = page(client, f"/staff/reports/{report.id}")
+    assert "Publiée : <q>Vu avec M. [nom] au [téléphone] : réparé demain.</q>" in shown
+    assert "(retiré : nom, téléphone)" in shown
+    assert "rien n'en est publié" not in shown
+    english = page(client, f"/staff/reports/{report.id}?lang=en")
+    assert "(removed: name, phone)" in english
 
 
 def test_contact_details_are_shown_on_a_logged_post_only(
