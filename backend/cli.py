@@ -143,7 +143,7 @@ def outbox_group() -> None:
 @outbox_group.command("drain")
 @with_appcontext
 def outbox_drain() -> None:
-    """Push again the jobs not done that RQ lost or never had."""
+    """Push again the jobs not done that RQ lost, dropped or never had."""
     import redis
 
     from backend.services import outbox
@@ -161,6 +161,8 @@ def outbox_drain() -> None:
         while sent := outbox.dispatch_pending(session=session, connection=redis_conn.client):
             total += sent
         left = outbox.pending_count(session=session)
+    # Every row left is in RQ's hands: in its queue, or running on a live worker (or written
+    # in the last seconds, left to the relay).
     click.echo(f"{total} jobs pushed to RQ; {left} not done yet (queued or running).")
 
 

@@ -27,10 +27,25 @@ class LanterneWorker(SimpleWorker):
     (Procfile, systemd) restarts; job timeouts are still enforced (SIGALRM, as RQ does).
     """
 
+    # RQ doubles its pause after each failed look at Redis, up to a minute by default: a
+    # restarted Redis would wait that long for its worker. Five seconds at most.
+    max_connection_wait_time = 5.0
+
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        """Preload the models, then work as RQ does."""
+        """Check the database, preload the models, then work as RQ does."""
+        refuse_unmigrated_database()
         preload_models()
         return super().work(*args, **kwargs)
+
+
+def refuse_unmigrated_database() -> None:
+    """Exit with one line if the database is not at the latest migration."""
+    from backend import migrate
+    from workers.context import worker_app
+
+    if problem := migrate.not_migrated(worker_app().config["DATABASE_URL"]):
+        log.critical("cannot start the worker: %s", problem)
+        sys.exit(f"Lanterne worker not started: {problem}")
 
 
 def preload_models() -> None:
