@@ -58,9 +58,12 @@ def supervisord_config(
         _section(
             "supervisord",
             nodaemon="true",
-            logfile=instance / "supervisord.log",
-            logfile_maxbytes="5MB",
-            logfile_backups="2",
+            # supervisord's own lines and the processes' go to the terminal through the same
+            # kind of handle (/dev/stdout opened for appending): through its default handle
+            # as well, its lines would overwrite the others' in a file (`lanterne run > log`).
+            logfile="/dev/stdout",
+            logfile_maxbytes="0",
+            silent="true",
             pidfile=instance / "supervisord.pid",
             loglevel="info",
             # As root, supervisord warns unless told to stay root; it never changes user here.

@@ -7,13 +7,18 @@ of failing every job one by one.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
 import sys
 from typing import Any
 
 from rq import SimpleWorker
 
 log = logging.getLogger(__name__)
+# prctl(2)'s option number, from <linux/prctl.h>.
+_PR_SET_PDEATHSIG = 1
 
 
 class LanterneWorker(SimpleWorker):
@@ -35,7 +40,23 @@ class LanterneWorker(SimpleWorker):
         """Check the database, preload the models, then work as RQ does."""
         refuse_unmigrated_database()
         preload_models()
+        os.register_at_fork(after_in_child=_die_with_parent)
         return super().work(*args, **kwargs)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this forked process when its parent dies.
+
+    The worker forks one process, RQ's scheduler. If the worker is killed (kill -9, the OOM
+    killer), the scheduler would live on as an orphan, holding the scheduler's locks and a
+    copy of the worker's Redis connection, on which Redis would still hand the dead worker's
+    pending BLPOP a job that nobody then runs (``queued`` in no queue). With this, it stops
+    at once, gracefully (RQ's SIGTERM handler releases its locks).
+    """
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def refuse_unmigrated_database() -> None:
