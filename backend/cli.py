@@ -328,7 +328,8 @@ def run(host: str, port: int, web_workers: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     # supervisord takes this process's place: its pid is the one to signal.
-    os.execve(sys.executable, [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)], env)
+    supervisord = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)]
+    os.execve(sys.executable, supervisord, env)  # noqa: S606 (our interpreter, no shell)
 
 
 from backend import cli_public  # noqa: E402, F401  (adds "areas population")
