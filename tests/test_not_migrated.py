@@ -59,10 +59,13 @@ def test_the_web_refuses_with_one_line(tmp_path: Path, empty_database: str) -> N
     assert done.stderr.strip() == f"Lanterne web not started: {LINE}"
 
 
-def test_the_worker_refuses_with_one_line(tmp_path: Path, empty_database: str) -> None:
+def test_the_worker_refuses_with_one_line(
+    tmp_path: Path, empty_database: str, redis_url: str
+) -> None:
+    worker = ["worker", "--burst", "--url", redis_url, "-w", "workers.worker.LanterneWorker"]
     done = subprocess.run(  # noqa: S603
-        [str(BIN / "rq"), "worker", "--burst", "-w", "workers.worker.LanterneWorker", "reports"],
-        env=_env(tmp_path, empty_database),
+        [str(BIN / "rq"), *worker, "reports"],
+        env={**_env(tmp_path, empty_database), "REDIS_URL": redis_url},
         capture_output=True,
         text=True,
         timeout=60,
