@@ -65,7 +65,6 @@ def refuse_unmigrated_database() -> None:
     from workers.context import worker_app
 
     if problem := migrate.not_migrated(worker_app().config["DATABASE_URL"]):
-        log.critical("cannot start the worker: %s", problem)
         sys.exit(f"Lanterne worker not started: {problem}")
 
 
