@@ -9,6 +9,8 @@ MODEL := $(VENV)/.model
 DEMO_AREAS ?= $(wildcard ../shared/reference/marseille/quartiers.geojson)
 # Their parents, the arrondissements, with their own names (the quartiers' DEPCO is their code).
 DEMO_DISTRICTS ?= $(wildcard ../shared/reference/marseille/arrondissements.geojson)
+# `PORT=5200 make run` (or `make run PORT=5200`) serves on another port.
+PORT ?= 5000
 MODEL_INPUTS := nlp/project.yml $(wildcard nlp/corpus/*.jsonl nlp/corpus/seeds/* nlp/configs/*.cfg) nlp/training.py
 
 .PHONY: install model translations browser run test lint format clean
@@ -47,7 +49,7 @@ ifneq ($(DEMO_AREAS),)
 	$(BIN)/lanterne areas import $(DEMO_AREAS) --level quartier --code-field code_qua --name-field nom --parent-field DEPCO
 endif
 	$(BIN)/lanterne demo --if-empty
-	$(BIN)/lanterne run
+	$(BIN)/lanterne run --port $(PORT)
 
 test: install model browser
 	$(BIN)/pytest

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from backend.config import Config, DevelopmentConfig
 from backend.extensions import api, babel, db, limiter, redis_conn
@@ -165,11 +165,12 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def _database_connection_lost(exc: DBAPIError) -> tuple[dict[str, object], int, dict[str, str]]:
-    """A pooled connection lost (database restarted): 503, try again; anything else is a 500.
+    """A pooled connection lost (database restarted), or a database that does not answer yet
+    (restarting: refused, "starting up"): 503, try again; anything else is a 500.
 
     SQLAlchemy has already dropped the pool's older connections, so the retry gets a new one.
     """
-    if not exc.connection_invalidated:
+    if not (exc.connection_invalidated or isinstance(exc, OperationalError)):
         raise exc
     body = {
         "code": 503,

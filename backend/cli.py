@@ -143,7 +143,7 @@ def outbox_group() -> None:
 @outbox_group.command("drain")
 @with_appcontext
 def outbox_drain() -> None:
-    """Push again the jobs not done that RQ lost or never had."""
+    """Push again the jobs not done that RQ lost, dropped or never had."""
     import redis
 
     from backend.services import outbox
@@ -161,6 +161,8 @@ def outbox_drain() -> None:
         while sent := outbox.dispatch_pending(session=session, connection=redis_conn.client):
             total += sent
         left = outbox.pending_count(session=session)
+    # Every row left is in RQ's hands: in its queue, or running on a live worker (or written
+    # in the last seconds, left to the relay).
     click.echo(f"{total} jobs pushed to RQ; {left} not done yet (queued or running).")
 
 
@@ -255,40 +257,82 @@ def demo(count: int, days: int, seed: int, if_empty: bool) -> None:
 # --- run ------------------------------------------------------------------------------------
 
 
-@main.command("run")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
-@click.option("--workers", "web_workers", default=2, show_default=True, help="gunicorn workers")
-@with_appcontext
+@main.command("run", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="LANTERNE_HOST")
+@click.option("--port", default=5000, show_default=True, envvar="PORT", help="also PORT")
+@click.option(
+    "--workers",
+    "web_workers",
+    default=2,
+    show_default=True,
+    envvar="WEB_CONCURRENCY",
+    help="gunicorn workers (also WEB_CONCURRENCY)",
+)
 def run(host: str, port: int, web_workers: int) -> None:
-    """Serve web + worker + relay + scheduler in one command (the Procfile's, via honcho)."""
-    from honcho.manager import Manager
+    """Serve the Procfile's web, worker, relay and scheduler, restarted if one dies.
 
+    supervisord runs them in the foreground (and the embedded Redis on the default); Ctrl-C
+    stops everything.
+    """
+    from backend import migrate, runtime
+    from backend.redis_conn import (
+        answers,
+        embedded_redis_command,
+        embedded_redis_url,
+        private_dump,
+        supervisor_pid,
+    )
+
+    config = config_from_env()
+    instance = Path(config.INSTANCE_PATH).resolve()
+    embedded = not config.REDIS_URL
+    redis_url = config.REDIS_URL or embedded_redis_url(instance)
+    if pid := supervisor_pid(instance):
+        raise click.ClickException(f"`lanterne run` already serves {instance} (pid {pid}).")
+    if embedded and answers(redis_url):
+        raise click.ClickException(
+            f"another process serves the embedded Redis at {redis_url}; stop it first."
+        )
+    if embedded:
+        private_dump(instance)
+    # The app is built for its settings only (the instance folder, the default database); the
+    # Redis URL is given, so this process starts no Redis: the supervisor does.
+    app = create_app(config, REDIS_URL=redis_url)
+    database_url = app.config["DATABASE_URL"]
+    app.extensions["lanterne.db"].dispose()
+    if problem := migrate.not_migrated(database_url):
+        raise click.ClickException(problem)
+    try:
+        processes = runtime.procfile_processes()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read the Procfile ({exc}).") from exc
+    conf = instance / "supervisord.conf"
+    conf.write_text(
+        runtime.supervisord_config(
+            instance=instance,
+            processes=processes,
+            redis_command=embedded_redis_command(instance) if embedded else None,
+        )
+    )
+    bin_dir = str(Path(sys.executable).parent)
     env = dict(os.environ)
-    # The embedded Redis started by this process is shared with its children by URL.
-    env["REDIS_URL"] = current_app.config["REDIS_URL"]
-    env["DATABASE_URL"] = current_app.config["DATABASE_URL"]
+    # The Procfile's commands read these (a Procfile runner's environment).
+    env.update(
+        REDIS_URL=redis_url,
+        DATABASE_URL=database_url,
+        LANTERNE_INSTANCE_PATH=str(instance),
+        LANTERNE_HOST=host,
+        PORT=str(port),
+        WEB_CONCURRENCY=str(web_workers),
+        PATH=os.pathsep.join([bin_dir, env.get("PATH", "")]),
+    )
     env.setdefault("LANTERNE_PUBLIC_BASE_URL", f"http://{host}:{port}")
-    bin_dir = Path(sys.executable).parent
-    url = env["REDIS_URL"]
-    manager = Manager()
-    manager.add_process(
-        "web",
-        f"{bin_dir / 'gunicorn'} --bind {host}:{port} --workers {web_workers} "
-        "--access-logfile - backend.wsgi:app",
-        env=env,
-    )
-    manager.add_process(
-        "worker",
-        f"{bin_dir / 'rq'} worker --url {url} --worker-class workers.worker.LanterneWorker "
-        "--with-scheduler high reports default signals",
-        env=env,
-    )
-    manager.add_process("relay", f"{bin_dir / 'lanterne'} outbox relay", env=env)
-    manager.add_process("scheduler", f"{bin_dir / 'rq'} cron workers.cron --url {url}", env=env)
     click.echo(f"Lanterne on http://{host}:{port}/ (Ctrl-C stops everything)", err=True)
-    manager.loop()
-    sys.exit(manager.returncode or 0)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # supervisord takes this process's place: its pid is the one to signal.
+    supervisord = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)]
+    os.execve(sys.executable, supervisord, env)  # noqa: S606 (our interpreter, no shell)
 
 
 from backend import cli_public  # noqa: E402, F401  (adds "areas population")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
 from backend.db import make_engine
@@ -44,3 +46,22 @@ def downgrade(url: str, revision: str) -> None:
 def current(url: str) -> None:
     """Print the current revision."""
     command.current(alembic_config(url), verbose=False)
+
+
+NOT_MIGRATED = "the database is not migrated: run `lanterne db upgrade`"
+
+
+def not_migrated(url: str) -> str | None:
+    """Why the database at ``url`` cannot serve this code (not at the latest revision), or None.
+
+    The one check of ``lanterne run``, the web (``backend.wsgi``) and the worker's start-up:
+    they refuse to start on a database that ``lanterne db upgrade`` has not brought up to date.
+    """
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        engine.dispose()
+    return None if current == heads else NOT_MIGRATED

@@ -39,9 +39,7 @@ def embedded_app(instance: Path, **extra: object) -> Flask:
 
 
 def stop_embedded_redis(instance: Path) -> None:
-    server = redis_conn._embedded.pop(str(instance / "redis.db"), None)
-    if server is not None:
-        server.shutdown()
+    redis_conn.stop_owned(instance)
 
 
 def test_a_new_instance_keeps_its_files_to_its_owner(tmp_path: Path, usual_umask: None) -> None:

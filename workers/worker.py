@@ -7,13 +7,18 @@ of failing every job one by one.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
 import sys
 from typing import Any
 
 from rq import SimpleWorker
 
 log = logging.getLogger(__name__)
+# prctl(2)'s option number, from <linux/prctl.h>.
+_PR_SET_PDEATHSIG = 1
 
 
 class LanterneWorker(SimpleWorker):
@@ -27,10 +32,40 @@ class LanterneWorker(SimpleWorker):
     (Procfile, systemd) restarts; job timeouts are still enforced (SIGALRM, as RQ does).
     """
 
+    # RQ doubles its pause after each failed look at Redis, up to a minute by default: a
+    # restarted Redis would wait that long for its worker. Five seconds at most.
+    max_connection_wait_time = 5.0
+
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        """Preload the models, then work as RQ does."""
+        """Check the database, preload the models, then work as RQ does."""
+        refuse_unmigrated_database()
         preload_models()
+        os.register_at_fork(after_in_child=_die_with_parent)
         return super().work(*args, **kwargs)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this forked process when its parent dies.
+
+    The worker forks one process, RQ's scheduler. If the worker is killed (kill -9, the OOM
+    killer), the scheduler would live on as an orphan, holding the scheduler's locks and a
+    copy of the worker's Redis connection, on which Redis would still hand the dead worker's
+    pending BLPOP a job that nobody then runs (``queued`` in no queue). With this, it stops
+    at once, gracefully (RQ's SIGTERM handler releases its locks).
+    """
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def refuse_unmigrated_database() -> None:
+    """Exit with one line if the database is not at the latest migration."""
+    from backend import migrate
+    from workers.context import worker_app
+
+    if problem := migrate.not_migrated(worker_app().config["DATABASE_URL"]):
+        sys.exit(f"Lanterne worker not started: {problem}")
 
 
 def preload_models() -> None:

@@ -14,6 +14,8 @@ dotted path.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ import redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.worker import Worker
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, func, select
@@ -38,7 +41,8 @@ log = logging.getLogger(__name__)
 DEFAULT_RETRY = Retry(max=3, interval=[10, 60, 300])
 # A row younger than this is left to the relay.
 GRACE = timedelta(seconds=5)
-LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# How long the catch-up waits before it looks again at a job that seems lost (``_lost``).
+RECHECK_PAUSE = 0.5
 
 
 class PendingJob(NamedTuple):
@@ -194,11 +198,60 @@ def waiting_count(*, session: Session) -> int:
 
 
 def _held_by_rq(job_id: str, connection: redis.Redis) -> bool:
+    """Whether RQ will run the job or runs it now: its status and where it sits agree.
+
+    A job ``queued`` must be in its queue's list, ``started`` in its queue's started registry
+    with a live worker, ``scheduled`` or ``deferred`` in that registry. A status alone is not
+    enough: a worker killed between taking a job from its queue and starting it leaves the
+    job ``queued`` in no queue, and a worker killed mid-job leaves it ``started`` for good.
+    """
     try:
-        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
+        job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
-    return status in LIVE_STATUSES
+    status = job.get_status(refresh=False)
+    queue = Queue(job.origin, connection=connection)
+    if status == JobStatus.QUEUED:
+        return queue.get_job_position(job_id) is not None
+    if status == JobStatus.STARTED:
+        return job_id in queue.started_job_registry and _worker_alive(job.worker_name, connection)
+    if status == JobStatus.SCHEDULED:
+        return job_id in queue.scheduled_job_registry
+    if status == JobStatus.DEFERRED:
+        return job_id in queue.deferred_job_registry
+    return False
+
+
+def _worker_alive(name: str | None, connection: redis.Redis) -> bool:
+    """Whether the RQ worker ``name`` lives: its key has not expired and, on this machine,
+    its process runs (a worker killed mid-job keeps its key for the job's timeout)."""
+    if not name:
+        return False
+    key = Worker.redis_worker_namespace_prefix + name
+    hostname, pid = connection.hmget(key, ["hostname", "pid"])
+    if hostname is None or pid is None:
+        return bool(connection.exists(key))
+    if hostname.decode() != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _lost(job_ids: Sequence[str], connection: redis.Redis) -> set[str]:
+    """The jobs of ``job_ids`` that RQ does not hold, looked at twice.
+
+    A worker moves a job from its queue to its started registry in two steps; a job seen
+    between them looks lost, so the suspects are looked at again a moment later.
+    """
+    suspects = [job_id for job_id in job_ids if not _held_by_rq(job_id, connection)]
+    if suspects:
+        time.sleep(RECHECK_PAUSE)
+    return {job_id for job_id in suspects if not _held_by_rq(job_id, connection)}
 
 
 def dispatch_pending(
@@ -222,10 +275,11 @@ def dispatch_pending(
         stmt = stmt.with_for_update(skip_locked=True)
     lost: list[OutboxMessage] = []
     try:
-        for message in session.exec(stmt).all():
-            if not _held_by_rq(message.job_id, connection):
-                lost.append(message)
+        messages = session.exec(stmt).all()
+        lost_ids = _lost([message.job_id for message in messages], connection)
+        lost = [message for message in messages if message.job_id in lost_ids]
         if lost:
+            _forget_stale_entries(lost, connection)
             push_many(lost, connection=connection, job_timeout=job_timeout)
     except redis.RedisError as exc:
         log.warning("outbox: Redis unavailable, %d jobs stay pending (%s)", len(lost), exc)
@@ -239,6 +293,16 @@ def dispatch_pending(
         message.last_error = None
     session.commit()
     return len(lost)
+
+
+def _forget_stale_entries(messages: Sequence[OutboxMessage], connection: redis.Redis) -> None:
+    # A job left in a queue's intermediate list by a dead worker would later be failed by
+    # RQ's own clean-up, whatever became of the job pushed again.
+    with connection.pipeline() as pipe:
+        for message in messages:
+            queue = Queue(message.queue, connection=connection)
+            pipe.lrem(queue.intermediate_queue_key, 0, message.job_id)
+        pipe.execute()
 
 
 def mark_done(*, session: Session, job_id: str) -> None:

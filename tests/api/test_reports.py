@@ -450,6 +450,19 @@ def test_a_lost_database_connection_gets_503_and_the_retry_is_stored(
     assert stored == ["avant", "après"]
 
 
+def test_a_database_that_does_not_answer_gets_503_not_500(
+    redis_url: str, instance_path: Path
+) -> None:
+    from tests.conftest import make_test_app
+
+    # Nothing listens there: a PostgreSQL being restarted refuses connections like this.
+    down = make_test_app("postgresql://postgres@127.0.0.1:9/lanterne", redis_url, instance_path)
+    with down.test_client() as phone:
+        answer = phone.post("/api/v1/reports", json={"description": "pendant", **VIEUX_PORT})
+    down.extensions["lanterne.db"].dispose()
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+
+
 def test_intake_is_rate_limited_per_client(
     app: Flask, database_url: str, redis_url: str, instance_path: Path
 ) -> None:
