@@ -275,7 +275,7 @@ def run(host: str, port: int, web_workers: int) -> None:
     manager.add_process(
         "web",
         f"{bin_dir / 'gunicorn'} --bind {host}:{port} --workers {web_workers} "
-        "--access-logfile - backend.wsgi:app",
+        "--limit-request-line 8190 --access-logfile - backend.wsgi:app",
         env=env,
     )
     manager.add_process(
