@@ -5,9 +5,11 @@ Three things would otherwise reach the database or a recursive parser and answer
 - **Characters no database column can hold.** PostgreSQL's text refuses NUL (psycopg's
   DataError) and a Python string with an unpaired surrogate cannot be encoded to UTF-8 at all
   (``"\\ud800"`` in JSON). SQLite would store both, so refusing them here keeps both databases
-  alike: the request is a 400 and nothing is stored. ``check_request`` looks at the path, the
-  query string, form fields, multipart file names and header values; JSON bodies go through the
-  app's JSON provider, which refuses them too.
+  alike: the request is a 400 and nothing is stored. The other control characters that XML 1.0
+  cannot carry (all of C0 but tab and line breaks, U+FFFE, U+FFFF) are refused with them:
+  stored, one of them would make every Open311 XML answer that lists the report unreadable.
+  ``check_request`` looks at the path, the query string, form fields, multipart file names and
+  header values; JSON bodies go through the app's JSON provider, which refuses them too.
 - **JSON nested too deeply.** ``json.loads`` raises RecursionError (not ValueError, so
   neither Flask nor webargs turn it into a 400) past ~1000 levels, and marshmallow recurses on
   what it gets. No request of ours nests past a few levels: past ``MAX_JSON_DEPTH`` it is a 400.
@@ -36,11 +38,15 @@ from werkzeug.routing import IntegerConverter, Map
 
 # The largest value of an INTEGER column, on PostgreSQL and SQLite alike (every id is one).
 DB_INT_MAX = 2**31 - 1
-# Intake nests three levels at most; a client past this many is broken or hostile.
+# Our JSON bodies nest two or three levels; a client past this many is broken or hostile.
 MAX_JSON_DEPTH = 32
-# NUL, and the surrogate code points, which UTF-8 cannot encode alone.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_WHY = "a NUL character or an unpaired surrogate, which cannot be stored"
+# NUL (PostgreSQL), the surrogate code points (UTF-8 cannot encode them alone), and the
+# other characters XML 1.0 forbids (https://www.w3.org/TR/xml/#charsets).
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_WHY = (
+    "a NUL or another control character (tab and line breaks aside) or an unpaired surrogate, "
+    "which cannot be stored or served"
+)
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -106,9 +112,13 @@ def refuse(error_class: type[HTTPException], message: str) -> NoReturn:
     raise error
 
 
-def _check_strings(where: str, pairs: Iterable[tuple[str, str | None]]) -> None:
+def _check_strings(where: str, pairs: Iterable[tuple[str | None, str | None]]) -> None:
     for name, value in pairs:
-        if _UNSTORABLE.search(name) or (value and _UNSTORABLE.search(value)):
+        if name is None:
+            # A multipart part whose Content-Disposition werkzeug cannot parse; the schemas
+            # expect names that are strings.
+            refuse(BadRequest, f"A {where} has no readable name (its Content-Disposition).")
+        if _UNSTORABLE.search(name) or _UNSTORABLE.search(value or ""):
             shown = _UNSTORABLE.sub("?", name)
             refuse(BadRequest, f"The {where} '{shown}' holds {_WHY}.")
 

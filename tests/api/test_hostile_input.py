@@ -100,7 +100,11 @@ def open311_key(session: Session) -> str:
 # --- NUL characters and unpaired surrogates ----------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [NUL, SURROGATE], ids=["nul", "surrogate"])
+@pytest.mark.parametrize(
+    "bad",
+    [NUL, SURROGATE, "\x01", "\x1b", "\ufffe"],
+    ids=["nul", "surrogate", "soh", "esc", "fffe"],
+)
 @pytest.mark.parametrize("field", ["description", "address"])
 def test_unstorable_characters_in_a_json_report_are_refused_and_nothing_is_stored(
     client: FlaskClient, session: Session, field: str, bad: str
@@ -109,12 +113,37 @@ def test_unstorable_characters_in_a_json_report_are_refused_and_nothing_is_store
     report = {"description": "Lampadaire éteint", "address": "Quai du Port", **VIEUX_PORT}
     report[field] = f"Rue de la{bad} République"
     message = api_error(client.post("/api/v1/reports", json=report), 400)
-    assert "NUL" in message and "surrogate" in message
+    assert "NUL" in message and "unpaired surrogate" in message
     assert stored(session) == before
     # The same report without the character is taken: only the character was refused.
     report[field] = "Rue de la République"
     assert client.post("/api/v1/reports", json=report).status_code == 201
     assert stored(session)[0] == before[0] + 1
+
+
+def test_tabs_and_line_breaks_are_kept(client: FlaskClient, session: Session) -> None:
+    text = "Lampadaire éteint\r\ndepuis lundi\tdevant le n° 12"
+    response = client.post("/api/v1/reports", json={"description": text, **VIEUX_PORT})
+    assert response.status_code == 201, response.json
+    session.expire_all()
+    assert session.exec(select(Report.description)).one() == text
+
+
+def test_control_characters_would_break_open311_xml_so_they_are_refused_there_too(
+    client: FlaskClient, session: Session, open311_key: str
+) -> None:
+    before = stored(session)
+    form = {
+        "api_key": open311_key,
+        "service_code": "streetlight",
+        "description": "Lampadaire\x0béteint",
+        "lat": "43.2951",
+        "long": "5.3740",
+    }
+    assert "'description'" in open311_error(
+        client.post("/open311/v2/requests.xml", data=form), 400, "xml"
+    )
+    assert stored(session) == before
 
 
 def test_surrogates_encoded_as_utf8_bytes_in_a_json_body_are_refused(
@@ -142,6 +171,22 @@ def test_nul_in_a_multipart_report_field_or_file_name_is_refused(
     }
     response = client.post("/api/v1/reports", data=form, content_type="multipart/form-data")
     assert "file field 'photo'" in api_error(response, 400)
+    assert stored(session) == before
+
+
+def test_a_multipart_part_with_an_unreadable_name_is_a_400(
+    client: FlaskClient, session: Session
+) -> None:
+    before = stored(session)
+    # The backslash escapes the closing quote: werkzeug reads no name for this part.
+    body = (
+        b'--XX\r\nContent-Disposition: form-data; name="ab\\"\r\n\r\n{}\r\n'
+        b'--XX\r\nContent-Disposition: form-data; name="description"\r\n\r\nTrou\r\n--XX--\r\n'
+    )
+    response = client.post(
+        "/api/v1/reports", data=body, content_type="multipart/form-data; boundary=XX"
+    )
+    assert "no readable name" in api_error(response, 400)
     assert stored(session) == before
 
 
