@@ -97,8 +97,25 @@ class GuardedJSONProvider(DefaultJSONProvider):
             # The C scanner gives up cleanly at the interpreter's recursion limit, long past
             # MAX_JSON_DEPTH: the same refusal as a document that stopped short of it.
             raise UnsafeJSONError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
-        check_json(value)
+        if _may_be_unsafe(s):
+            check_json(value)
         return value
+
+
+# What check_json refuses, as it reads in the raw text: a \u escape of a control character,
+# a surrogate or U+FFFE/U+FFFF, the raw characters, or more brackets than levels allowed. A
+# document with none of them needs no walk: most bodies (accents escaped as \u00e9 included).
+_ESCAPE = r"\\u(?:00[01]|[dD][89a-fA-F]|[fF]{3}[eEfF])"
+_UNSAFE_TEXT = re.compile(_ESCAPE + "|" + _UNSTORABLE.pattern)
+_UNSAFE_BYTES = re.compile(
+    _ESCAPE.encode() + rb"|[\x00-\x08\x0b\x0c\x0e-\x1f]|\xed[\xa0-\xbf]|\xef\xbf[\xbe\xbf]"
+)
+
+
+def _may_be_unsafe(s: str | bytes) -> bool:
+    if isinstance(s, str):
+        return s.count("[") + s.count("{") > MAX_JSON_DEPTH or bool(_UNSAFE_TEXT.search(s))
+    return s.count(b"[") + s.count(b"{") > MAX_JSON_DEPTH or bool(_UNSAFE_BYTES.search(s))
 
 
 def refuse(error_class: type[HTTPException], message: str) -> NoReturn:
@@ -123,6 +140,9 @@ def _check_strings(where: str, pairs: Iterable[tuple[str | None, str | None]]) -
             refuse(BadRequest, f"The {where} '{shown}' holds {_WHY}.")
 
 
+_HEADER_KEYS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")
+
+
 def _uri_bytes() -> int:
     environ = request.environ
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
@@ -142,7 +162,11 @@ def check_request() -> None:
         refuse(RequestURITooLarge, f"The URI is longer than {limit} bytes; send data in a body.")
     if _UNSTORABLE.search(request.path):
         refuse(BadRequest, f"The path holds {_WHY}.")
-    _check_strings("header", request.headers.items())
+    environ = request.environ
+    # One search over every header (as the WSGI server gave them) before naming the culprit.
+    headers = "".join([k + v for k, v in environ.items() if k.startswith(_HEADER_KEYS)])
+    if _UNSTORABLE.search(headers):
+        _check_strings("header", request.headers.items())
     _check_strings("query parameter", request.args.items(multi=True))
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         _check_strings("form field", request.form.items(multi=True))

@@ -27,7 +27,7 @@ from sqlmodel import Session, func, select
 from werkzeug.routing import IntegerConverter
 from werkzeug.test import TestResponse
 
-from backend.http_input import DB_INT_MAX, MAX_JSON_DEPTH, DatabaseIdConverter
+from backend.http_input import DB_INT_MAX, MAX_JSON_DEPTH, DatabaseIdConverter, UnsafeJSONError
 from backend.models import OutboxMessage, Report
 from backend.services import apikeys
 from tests.staff.triage_data import make_report, token_for
@@ -146,11 +146,12 @@ def test_control_characters_would_break_open311_xml_so_they_are_refused_there_to
     assert stored(session) == before
 
 
-def test_surrogates_encoded_as_utf8_bytes_in_a_json_body_are_refused(
-    client: FlaskClient, session: Session
+@pytest.mark.parametrize("raw", [b"\xed\xa0\x80", b"\xef\xbf\xbe"], ids=["surrogate", "fffe"])
+def test_unstorable_characters_encoded_raw_in_a_json_body_are_refused(
+    client: FlaskClient, session: Session, raw: bytes
 ) -> None:
     before = stored(session)
-    body = b'{"description": "trou \xed\xa0\x80", "lat": 43.2951, "lon": 5.374}'
+    body = b'{"description": "trou ' + raw + b'", "lat": 43.2951, "lon": 5.374}'
     response = client.post("/api/v1/reports", data=body, content_type="application/json")
     api_error(response, 400)
     assert stored(session) == before
@@ -296,6 +297,33 @@ def test_json_at_the_depth_limit_is_read_as_usual(client: FlaskClient) -> None:
     # Past the guard: the schema's own answer about the unknown field.
     assert response.status_code == 422, response.json
     assert "x" in str(response.json["errors"]), response.json
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{"a": ["\\u0000"]}',
+        b'{"a": ["\\u0000"]}',
+        '{"\\ud800": 1}',
+        '["\ufffe"]',
+        '["x\ud800"]',
+        '{"a": "\\u0001"}'.encode("utf-16"),
+        "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1),
+    ],
+)
+def test_the_apps_json_provider_refuses_what_no_answer_can_carry(
+    app: Flask, document: str | bytes
+) -> None:
+    with pytest.raises(UnsafeJSONError):
+        app.json.loads(document)
+
+
+def test_the_apps_json_provider_reads_ordinary_documents(app: Flask) -> None:
+    text = '{"description": "Lampadaire éteint\\n\\u00e9", "tags": [[1], {"a": null}]}'
+    expected = {"description": "Lampadaire éteint\né", "tags": [[1], {"a": None}]}
+    assert app.json.loads(text) == expected
+    assert app.json.loads(text.encode()) == expected
+    assert app.json.loads(text.encode("utf-16")) == expected
 
 
 def test_malformed_json_keeps_its_usual_answer(client: FlaskClient) -> None:
