@@ -176,9 +176,10 @@ def check_request() -> None:
     elif request.is_json:
         # webargs (flask-smorest's parser) reads bodies with the standard json module, not
         # app.json: the body goes through the app's provider here first, so what webargs
-        # parses again has been checked. Malformed JSON is left to webargs' own 400.
+        # parses again has been checked. Malformed JSON is left to webargs' own 400. A body
+        # whose raw text cannot hold what is refused (most bodies) is not parsed twice.
         data = request.get_data(cache=True)
-        if data:
+        if data and _may_be_unsafe(data):
             try:
                 current_app.json.loads(data)
             except UnsafeJSONError as exc:
