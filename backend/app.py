@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from backend.config import Config, DevelopmentConfig
 from backend.extensions import api, babel, db, limiter, redis_conn
+from backend.http_input import register_input_guards
 from backend.redis_conn import limiter_storage_uri
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def create_app(config_class: type[Config] = DevelopmentConfig, **overrides: obje
 
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+    register_input_guards(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -80,6 +80,9 @@ class Config:
     OPEN311_ANONYMOUS_RATE_LIMIT = _env("LANTERNE_OPEN311_ANONYMOUS_RATE_LIMIT", "120/minute")
 
     MAX_CONTENT_LENGTH = _env_int("LANTERNE_MAX_BODY_BYTES", 11 * 1024 * 1024)
+    # Path and query string, in bytes; longer is a 414 (backend.http_input). gunicorn lets
+    # request lines of up to 8190 bytes through (Procfile): keep this below ~8170.
+    MAX_URI_BYTES = _env_int("LANTERNE_MAX_URI_BYTES", 4096)
     PHOTO_MAX_BYTES = _env_int("LANTERNE_PHOTO_MAX_BYTES", 10 * 1024 * 1024)
     PHOTO_MAX_PIXELS = _env_int("LANTERNE_PHOTO_MAX_PIXELS", 40_000_000)
     PHOTO_MAX_SIDE = _env_int("LANTERNE_PHOTO_MAX_SIDE", 2048)

@@ -44,7 +44,7 @@ class Signals(MethodView):
         return items
 
 
-@blp.route("/<int:signal_id>")
+@blp.route("/<dbint:signal_id>")
 class SignalItem(MethodView):
     """One signal."""
 

@@ -81,7 +81,7 @@ class TriageQueue(MethodView):
         return items
 
 
-@blp.route("/reports/<int:report_id>")
+@blp.route("/reports/<dbint:report_id>")
 class StaffReport(MethodView):
     """One report, for staff."""
 
@@ -109,7 +109,7 @@ class StaffReport(MethodView):
         )
 
 
-@blp.route("/reports/<int:report_id>/category")
+@blp.route("/reports/<dbint:report_id>/category")
 class ReportCategory(MethodView):
     """The report's category, set by staff."""
 
@@ -136,7 +136,7 @@ class ReportCategory(MethodView):
         return triage.staff_view(session=db.session, report=report, lang=_lang())
 
 
-@blp.route("/reports/<int:report_id>/status")
+@blp.route("/reports/<dbint:report_id>/status")
 class ReportStatusChange(MethodView):
     """The report's status, set by staff."""
 

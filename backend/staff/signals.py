@@ -182,7 +182,7 @@ def index() -> str:
     )
 
 
-@bp.route("/<int:signal_id>/status", methods=["POST"])
+@bp.route("/<dbint:signal_id>/status", methods=["POST"])
 @staff_page_required("analyst", "admin")
 def set_status(signal_id: int) -> BaseResponse | tuple[str, int]:
     """Record a verdict from the table's form, then come back to the list."""

@@ -434,7 +434,7 @@ def _visible(report_id: int) -> Report | None:
     return triage.visible_report(session=db.session, staff=current_staff(), report_id=report_id)
 
 
-@bp.route("/reports/<int:report_id>")
+@bp.route("/reports/<dbint:report_id>")
 @staff_page_required(*TRIAGE_ROLES)
 def report(report_id: int) -> tuple[str, int]:
     """A report: its words, the classifier's guess, its history, its linked incidents, forms."""
@@ -444,7 +444,7 @@ def report(report_id: int) -> tuple[str, int]:
     return _detail_page(found)
 
 
-@bp.route("/reports/<int:report_id>/category", methods=["GET", "POST"])
+@bp.route("/reports/<dbint:report_id>/category", methods=["GET", "POST"])
 @staff_page_required(*TRIAGE_ROLES)
 def correct_category(report_id: int) -> BaseResponse | tuple[str, int]:
     """Save the category chosen in the form (a gold label), then back to the queue."""
@@ -476,7 +476,7 @@ def _status_error(exc: triage.StatusChangeError, status: str, current: str, lang
     return errors.get(status, errors["transition"])
 
 
-@bp.route("/reports/<int:report_id>/status", methods=["GET", "POST"])
+@bp.route("/reports/<dbint:report_id>/status", methods=["GET", "POST"])
 @staff_page_required(*TRIAGE_ROLES)
 def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
     """Save the status and public note of the form, then back to the report."""
@@ -514,7 +514,7 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
     )
 
 
-@bp.route("/reports/<int:report_id>/contact", methods=["GET", "POST"])
+@bp.route("/reports/<dbint:report_id>/contact", methods=["GET", "POST"])
 @staff_page_required(*TRIAGE_ROLES)
 def show_contact(report_id: int) -> BaseResponse | tuple[str, int]:
     """The report page with the resident's contact details (a POST: each read is logged)."""
