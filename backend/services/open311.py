@@ -20,7 +20,7 @@ from typing import Any
 import h3
 import marshmallow as ma
 from cryptography.fernet import MultiFernet
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -697,22 +697,26 @@ def _render(
         # is not repeated.)
         address = row.address_public if row.address != address_id else None
         lat, lon = public_position(row.lat, row.lon, grid=grid)
+        description, status_notes = row.description_public, notes.get(row.id)
         if about_people:
-            # Categories about people are never located report by report: no position, no
-            # address; the zipcode (the arrondissement) is the finest place given.
+            # Categories about people are never shown report by report (docs/privacy.md):
+            # lists leave them out, and asked by id they give their status only: no
+            # position, no address, no text (even scrubbed, it is about someone); the
+            # zipcode (the arrondissement) is the finest place given.
             lat, lon = None, None
             address, address_id = None, None
+            description, status_notes = None, None
         closed = row.status in CLOSED_STATUSES
         created = row.created_at
         out.append(
             {
                 "service_request_id": str(row.id),
                 "status": "closed" if closed else "open",
-                "status_notes": notes.get(row.id),
+                "status_notes": status_notes,
                 "service_name": name,
                 "service_code": code,
                 # Only the scrubbed text is public; before scrubbing, nothing.
-                "description": row.description_public,
+                "description": description,
                 "agency_responsible": department,
                 "service_notice": notice,
                 "requested_datetime": w3c(created),
@@ -761,8 +765,10 @@ def list_requests(
     else:
         start, end = window(query.get("start_date"), query.get("end_date"), now or utcnow())
         stmt = stmt.where(col(Report.created_at) >= start, col(Report.created_at) <= end)
+        code = func.coalesce(Report.service_code, Report.service_hint)
+        # Categories about people are never listed report by report (docs/privacy.md).
+        stmt = stmt.where(or_(code.is_(None), code.not_in(_people_codes(session))))
         if query.get("service_code"):
-            code = func.coalesce(Report.service_code, Report.service_hint)
             stmt = stmt.where(code.in_(query["service_code"]))
         statuses = set(query.get("status") or ())
         closed = [str(s) for s in CLOSED_STATUSES]
@@ -780,6 +786,11 @@ def list_requests(
     # Core execution: plain rows, without the ORM's per-row loading machinery.
     rows = list(session.connection().execute(stmt).all())
     return _render(session, rows, lang, grid, page_ids)
+
+
+def _people_codes(session: Session) -> list[str]:
+    """The service codes of the categories about people (noise, public order...)."""
+    return list(session.exec(select(Service.code).where(col(Service.about_people))))
 
 
 def get_request(*, session: Session, request_id: str, lang: str, grid: float) -> dict[str, Any]:
@@ -848,6 +859,14 @@ def list_updates(
             col(ReportUpdate.created_at) <= end,
             # The first step (received) is the request itself, not an update.
             col(ReportUpdate.status) != ReportStatus.RECEIVED,
+            # A report about people is never shown report by report, nor its updates.
+            col(ReportUpdate.report_id).not_in(
+                select(Report.id).where(
+                    func.coalesce(Report.service_code, Report.service_hint).in_(
+                        _people_codes(session)
+                    )
+                )
+            ),
         )
         .order_by(col(ReportUpdate.created_at), col(ReportUpdate.id))
         .offset((page - 1) * size)

@@ -177,9 +177,26 @@ def test_categories_about_people_are_located_by_area_only(
     # Marseille's arrondissement gives the postcode (13201 -> 13001).
     assert area.parent_code is not None
     assert noise["zipcode"] == "130" + area.parent_code[-2:]
-    listed = client.get(f"{BASE}/requests.json?service_code=noise").get_json()
-    assert listed[0]["lat"] is None
-    assert "43.29912" not in json.dumps(client.get(f"{BASE}/requests.json").get_json())
+    # Never shown report by report: no text asked by id, and left out of every list.
+    assert noise["description"] is None and noise["status_notes"] is None
+    assert client.get(f"{BASE}/requests.json?service_code=noise").get_json() == []
+    listed = client.get(f"{BASE}/requests.json").get_json()
+    assert [item["service_request_id"] for item in listed] == [str(light_id)]
+    assert "43.29912" not in json.dumps(listed)
+
+
+def test_updates_of_categories_about_people_are_not_listed(
+    client: FlaskClient, post_request: PostRequest, session: Session
+) -> None:
+    noise_id = created_id(post_request(service_code="noise", lat="43.2991", long="5.3815"))
+    light_id = created_id(post_request(lat="43.2991", long="5.3815"))
+    for report_id in (noise_id, light_id):
+        report = session.get(Report, report_id)
+        assert report is not None
+        set_status(session=session, report=report, status=ReportStatus.IN_PROGRESS, author="a")
+    session.commit()
+    updates = client.get(f"{BASE}/servicerequestupdates.json").get_json()
+    assert {u["service_request_id"] for u in updates} == {str(light_id)}
 
 
 def test_idempotency_key_makes_a_retry_harmless(
