@@ -100,6 +100,7 @@ class Config:
     RATELIMIT_INTAKE = _env("LANTERNE_RATELIMIT_INTAKE", "60 per minute")
     RATELIMIT_TRACKING = _env("LANTERNE_RATELIMIT_TRACKING", "120 per minute")
     RATELIMIT_CLASSIFY = _env("LANTERNE_RATELIMIT_CLASSIFY", "30 per minute")
+    RATELIMIT_FEEDBACK = _env("LANTERNE_RATELIMIT_FEEDBACK", "20 per minute")
     PROXY_COUNT = _env_int("LANTERNE_PROXY_COUNT", 0)
     STAFF_LOGIN_RATE_LIMIT = _env("LANTERNE_STAFF_LOGIN_RATE_LIMIT", "10 per minute")
     # Failed logins per account (the e-mail typed, known or not), from any address.

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.api.common import fail
-from backend.extensions import limiter, redis_conn
+from backend.extensions import SERVICE_UNAVAILABLE, TOO_MANY_REQUESTS, limiter, redis_conn
 from backend.schemas.classify import ClassifyRequestSchema, ClassifyResponseSchema
 from backend.services.suggestions import NoWorkerAnsweredError, suggest
 
@@ -25,7 +25,9 @@ class Classify(MethodView):
 
     @blp.arguments(ClassifyRequestSchema)
     @blp.response(200, ClassifyResponseSchema)
-    @blp.alt_response(503, description="No classification worker answered in time")
+    @blp.alt_response(429, response=TOO_MANY_REQUESTS)
+    # 503 also when no classification worker answered in time.
+    @blp.alt_response(503, response=SERVICE_UNAVAILABLE)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """The 3 most likely categories for a text, with calibrated confidence."""
         if not data["text"].strip():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.api.common import fail
-from backend.extensions import db, limiter
+from backend.extensions import TOO_MANY_REQUESTS, db, limiter
 from backend.schemas.feedback import FeedbackCreatedSchema, FeedbackCreateSchema
 from backend.services import feedback as feedback_service
 from backend.services import reports as reports_service
@@ -23,12 +23,18 @@ blp = Blueprint(
 class ReportFeedback(MethodView):
     """ "Is it really fixed?": answered once, after the city says fixed."""
 
-    decorators = [limiter.limit("20 per minute", key_func=lambda: request.remote_addr or "")]
+    decorators = [
+        limiter.limit(
+            lambda: current_app.config["RATELIMIT_FEEDBACK"],
+            key_func=lambda: request.remote_addr or "",
+        )
+    ]
 
     @blp.arguments(FeedbackCreateSchema, error_status_code=400)
     @blp.response(201, FeedbackCreatedSchema)
     @blp.alt_response(404, description="No report with this tracking id")
     @blp.alt_response(409, description="Not fixed yet, or already answered")
+    @blp.alt_response(429, response=TOO_MANY_REQUESTS)
     def post(self, data: dict[str, Any], tracking_id: str) -> dict[str, Any]:
         """Answer the questionnaire: fixed or not, satisfaction 1-5, a comment for the staff."""
         session = db.session

@@ -17,7 +17,7 @@ from typing import Any
 
 import marshmallow as ma
 from cryptography.fernet import Fernet, MultiFernet
-from flask import Blueprint, Flask, Response, current_app, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -97,8 +97,12 @@ def _check_format(fmt: str) -> str:
 
 
 def _allow(*methods: str) -> None:
-    if request.method not in methods and request.method not in ("HEAD", "OPTIONS"):
-        raise MethodNotAllowed(valid_methods=list(methods))
+    allowed = [*methods, *(["HEAD"] if "GET" in methods else []), "OPTIONS"]
+    if request.method == "OPTIONS":
+        # Answered here, not by Flask (whose Allow would list every method the route takes).
+        abort(Response(status=204, headers={"Allow": ", ".join(allowed)}))
+    if request.method not in allowed:
+        raise MethodNotAllowed(valid_methods=allowed)
 
 
 def _lang() -> str:
@@ -187,7 +191,7 @@ def _load(schema: ma.Schema, data: Any) -> dict[str, Any]:
 
 
 def _route(rule: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    return bp.route(rule, methods=ALL_METHODS)
+    return bp.route(rule, methods=[*ALL_METHODS, "OPTIONS"], provide_automatic_options=False)
 
 
 @_route("/discovery.<string:fmt>")
@@ -336,6 +340,30 @@ _DOCS: dict[str, dict[str, str]] = {
 }
 
 
+def _responses(
+    endpoint: str, method: str, common: dict[str, Any], too_large: dict[str, str]
+) -> dict[str, Any]:
+    if method == "get":
+        return common
+    answers = {**common, "413": too_large}
+    if endpoint == "requests_":  # a new service request is created: 201
+        answers["201"] = answers.pop("200")
+    return answers
+
+
+def _path_parameters(rule: Any) -> list[dict[str, Any]]:
+    # What the routes accept: a format (``json``/``xml``), or a name ending in one.
+    schemas = {
+        "fmt": {"type": "string", "enum": list(FORMATS)},
+        "name": {"type": "string", "pattern": r"^.+\.(json|xml)$"},
+    }
+    return [
+        {"in": "path", "name": name, "required": True, "schema": schemas[name]}
+        for name in rule.arguments
+        if name in schemas
+    ]
+
+
 def document_paths(app: Flask, api: Api) -> None:
     """Describe the Open311 paths in the OpenAPI document, from their Flask rules."""
     responses = {
@@ -343,7 +371,13 @@ def document_paths(app: Flask, api: Api) -> None:
         "400": {"description": "Invalid request (spec-shaped error list)"},
         "403": {"description": "Missing or invalid api_key"},
         "404": {"description": "Not found, or another jurisdiction_id"},
+        "429": {
+            "description": "Rate limit of the api_key (or of the address without one) exceeded",
+            "headers": {"Retry-After": "RETRY_AFTER"},
+        },
     }
+    # A body over MAX_CONTENT_LENGTH (flask-smorest's JSON error: werkzeug answers it).
+    too_large = {"description": "Body larger than allowed"}
     jurisdiction = {"name": "jurisdiction_id", "in": "query", "schema": {"type": "string"}}
     for rule in app.url_map.iter_rules():
         endpoint = rule.endpoint.removeprefix("open311.")
@@ -354,8 +388,8 @@ def document_paths(app: Flask, api: Api) -> None:
                 "summary": summary,
                 "tags": ["Open311 GeoReport v2"],
                 "parameters": [jurisdiction],
-                "responses": responses,
+                "responses": _responses(endpoint, method, responses, too_large),
             }
             for method, summary in _DOCS[endpoint].items()
         }
-        api.spec.path(rule=rule, operations=operations)
+        api.spec.path(rule=rule, operations=operations, parameters=_path_parameters(rule))

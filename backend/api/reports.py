@@ -11,40 +11,40 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from backend.api.common import fail
-from backend.extensions import db, limiter
+from backend.extensions import TOO_MANY_REQUESTS, db, limiter
 from backend.schemas.reports import (
     IdempotencyHeaderSchema,
     ReportCreatedSchema,
     ReportCreateSchema,
+    ReportFormSchema,
+    ReportMultipartSchema,
     ReportPublicSchema,
 )
 from backend.services import reports as reports_service
 from backend.services.contacts import ContactCipher, load_keys
 from backend.services.photos import PhotoLimits, PhotoRejectedError
 
-blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Reports")
 
-MULTIPART_DOC = {
+class _Blueprint(Blueprint):
+    # webargs' ``json_or_form`` reads a JSON body, or else a form: documented as the JSON
+    # requestBody, the form variants added beside it (FORM_BODIES). OpenAPI has no
+    # ``in: json_or_form`` parameter.
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "json_or_form": "application/json",
+    }
+
+
+blp = _Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Reports")
+
+FORM_BODIES = {
     "requestBody": {
         "content": {
             "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["description"],
-                    "properties": {
-                        "description": {"type": "string"},
-                        "lat": {"type": "number"},
-                        "lon": {"type": "number"},
-                        "address": {"type": "string"},
-                        "service_code": {"type": "string"},
-                        "language": {"type": "string"},
-                        "contact_email": {"type": "string"},
-                        "contact_phone": {"type": "string"},
-                        "contact_consent_notifications": {"type": "boolean"},
-                        "photo": {"type": "string", "format": "binary"},
-                    },
-                }
-            }
+                "schema": ReportMultipartSchema,
+                "encoding": {"photo": {"contentType": "image/jpeg, image/png, image/webp"}},
+            },
+            "application/x-www-form-urlencoded": {"schema": ReportFormSchema},
         }
     }
 }
@@ -110,7 +110,8 @@ class Reports(MethodView):
     @blp.alt_response(400, description="Malformed body, bad photo, position outside the city")
     @blp.alt_response(409, description="An Idempotency-Key reused with another body")
     @blp.alt_response(413, description="Body larger than allowed")
-    @blp.doc(**MULTIPART_DOC)
+    @blp.alt_response(429, response=TOO_MANY_REQUESTS)
+    @blp.doc(**FORM_BODIES)
     def post(self, headers: dict[str, Any], data: dict[str, Any]) -> tuple[Any, int, Any]:
         """Report a problem. Send JSON, or multipart with a ``photo`` (JPEG, PNG, WebP)."""
         try:
@@ -145,6 +146,7 @@ class Tracking(MethodView):
 
     @blp.response(200, ReportPublicSchema)
     @blp.alt_response(404, description="No report with this tracking id")
+    @blp.alt_response(429, response=TOO_MANY_REQUESTS)
     def get(self, tracking_id: str) -> dict[str, Any]:
         """Status, category and public history of a report; never any personal data."""
         session = db.session
@@ -162,6 +164,7 @@ class TrackingContact(MethodView):
 
     @blp.response(204)
     @blp.alt_response(404, description="No report has this tracking id")
+    @blp.alt_response(429, response=TOO_MANY_REQUESTS)
     def delete(self, tracking_id: str) -> None:
         """Withdraw one's contact details: the report stays, the city can no longer reach you."""
         if not reports_service.forget_contact(session=db.session, tracking_id=tracking_id):

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import marshmallow as ma
+from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from backend.services.contacts import normalise_phone
@@ -13,9 +14,8 @@ from backend.services.contacts import normalise_phone
 DESCRIPTION_MAX = 4000
 
 
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ma.ValidationError("The description cannot be empty or only spaces.")
+# A pattern rather than a function, so that the OpenAPI document states the rule too.
+NOT_BLANK = validate.Regexp(r"^\s*\S", error="The description cannot be empty or only spaces.")
 
 
 def _finite(value: float) -> None:
@@ -62,7 +62,7 @@ class ReportCreateSchema(ma.Schema):
 
     description = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=DESCRIPTION_MAX), _not_blank],
+        validate=[validate.Length(min=1, max=DESCRIPTION_MAX), NOT_BLANK],
         metadata={"description": "What is wrong, in the resident's words (1 to 4,000 characters)."},
     )
     lat = fields.Float(
@@ -87,18 +87,27 @@ class ReportCreateSchema(ma.Schema):
     language = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Regexp(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})?$"),
+        # At most 8 characters: the column's size (fr, en, fr-FR, zh-Hant...).
+        validate=[validate.Regexp(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})?$"), validate.Length(max=8)],
         metadata={"description": "BCP 47 language tag of the description, e.g. fr or en."},
     )
     contact = fields.Nested(ContactSchema, load_default=None, allow_none=True)
 
     @ma.pre_load
     def _from_form(self, data: Any, **_kwargs: Any) -> Any:
-        if hasattr(data, "to_dict") or not isinstance(data, dict):
+        if hasattr(data, "getlist"):  # a form (MultiDict): one value a field
+            # An empty field means "not given", as null does in JSON (an empty description
+            # stays empty, to be refused as such).
             data = {k: data.get(k) for k in data}
-        flat = {k: data.pop(k) for k in list(data) if k.startswith("contact_")}
+            data = {k: (None if v == "" and k != "description" else v) for k, v in data.items()}
+        elif not isinstance(data, dict):
+            return data  # marshmallow answers "Invalid input type"
+        else:
+            data = dict(data)
+        flat = {k: data.pop(k) for k in list(data) if str(k).startswith("contact_")}
         if flat:
-            data["contact"] = {k.removeprefix("contact_"): v for k, v in flat.items()}
+            contact = {k.removeprefix("contact_"): v for k, v in flat.items()}
+            data["contact"] = {k: v for k, v in contact.items() if v is not None}
         for key in ("lat", "lon", "address", "service_code", "language"):
             if data.get(key) == "":
                 data[key] = None
@@ -119,6 +128,25 @@ class ReportCreateSchema(ma.Schema):
         if data.get("language"):
             data["language"] = data["language"].lower()
         return data
+
+
+def _form_fields() -> dict[str, fields.Field]:
+    own = {k: v for k, v in ReportCreateSchema._declared_fields.items() if k != "contact"}
+    contact = {f"contact_{k}": v for k, v in ContactSchema._declared_fields.items()}
+    return {**own, **contact}
+
+
+# The report as form fields (urlencoded; multipart with a photo part), for the OpenAPI
+# document: ReportCreateSchema's fields with the contact flat. Loading is ReportCreateSchema's
+# (its ``_from_form``), so the rules stay in one place.
+ReportFormSchema = ma.Schema.from_dict(_form_fields(), name="ReportForm")
+ReportMultipartSchema = ma.Schema.from_dict(
+    {
+        **_form_fields(),
+        "photo": Upload(metadata={"description": "JPEG, PNG or WebP, judged from its bytes."}),
+    },
+    name="ReportMultipart",
+)
 
 
 class IdempotencyHeaderSchema(ma.Schema):

@@ -57,9 +57,14 @@ def list_signals(
         pattern = f'%"{_escape_like(f.area_code)}"%'
         stmt = stmt.where(cast(Signal.area_codes, String).like(pattern, escape="\\"))
     total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    offset = (page - 1) * page_size
+    if offset >= total:
+        # Past the last page: nothing to read (and an offset past the database's integers,
+        # a page number nobody can reach, would be an error rather than an empty page).
+        return [], int(total)
     rows = session.exec(
         stmt.order_by(col(Signal.as_of).desc(), col(Signal.id).desc())
-        .offset((page - 1) * page_size)
+        .offset(offset)
         .limit(page_size)
     ).all()
     return list(rows), int(total)

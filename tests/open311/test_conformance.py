@@ -200,7 +200,7 @@ def test_errors_have_the_spec_shape(client: FlaskClient, fmt: str, api_key: str)
             assert root.findtext("error/description")
     other = client.get(f"{BASE}/services.{fmt}?jurisdiction_id=paris.fr")
     assert b"marseille.fr" in other.get_data()
-    assert client.delete(f"{BASE}/requests.{fmt}").headers["Allow"] == "GET, POST"
+    assert client.delete(f"{BASE}/requests.{fmt}").headers["Allow"] == "GET, POST, HEAD, OPTIONS"
 
 
 def test_unknown_paths_and_formats_are_spec_shaped_404s(client: FlaskClient) -> None:
