@@ -11,8 +11,15 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import UnicodeConverter
 
 from backend.db import Database
+from backend.http_input import (
+    DB_INT_MAX,
+    STORABLE_TEXT_PATTERN,
+    DatabaseIdConverter,
+    TrackingIdConverter,
+)
 from backend.redis_conn import RedisConnection
 
 RETRY_AFTER = {
@@ -61,6 +68,17 @@ class SharedAnswersPlugin(BasePlugin):
                     response.setdefault("content", {"application/json": {"schema": ERROR_REF}})
 
 
+_STORABLE = {"pattern": STORABLE_TEXT_PATTERN}
+
+
+def _storable_text(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """An apispec attribute function: free-text strings say which characters are refused."""
+    if ret.get("type") != "string" or {"format", "enum", "allOf"} & ret.keys():
+        return {}
+    # A field with a pattern of its own gets this one as a second rule (JSON schema's allOf).
+    return {"allOf": [_STORABLE]} if "pattern" in ret else _STORABLE
+
+
 class LanterneApi(Api):
     """flask-smorest's Api, with the headers of HTTP errors kept and honest shared answers."""
 
@@ -77,6 +95,23 @@ class LanterneApi(Api):
             if name.lower() != "content-type"  # the body is JSON, not werkzeug's HTML
         }
         return payload, code, {**kept, **(headers or {})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # What backend.http_input refuses for the whole app, the document says: ids fit the
+        # databases' INTEGER, and no string holds a character that cannot be stored.
+        self.register_converter(
+            DatabaseIdConverter, lambda _c: {"type": "integer", "minimum": 0, "maximum": DB_INT_MAX}
+        )
+        self.register_converter(UnicodeConverter, lambda _c: {"type": "string", **_STORABLE})
+        self.register_converter(
+            TrackingIdConverter,
+            lambda c: {"type": "string", "pattern": f"^{c.regex}$"},
+        )
+
+    def _init_spec(self, *args: Any, **kwargs: Any) -> None:
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(_storable_text)
 
     def _register_responses(self) -> None:
         super()._register_responses()

@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest, HTTPException, RequestURITooLarge
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 # The largest value of an INTEGER column, on PostgreSQL and SQLite alike (every id is one).
 DB_INT_MAX = 2**31 - 1
@@ -42,7 +42,11 @@ DB_INT_MAX = 2**31 - 1
 MAX_JSON_DEPTH = 32
 # NUL (PostgreSQL), the surrogate code points (UTF-8 cannot encode them alone), and the
 # other characters XML 1.0 forbids (https://www.w3.org/TR/xml/#charsets).
-_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# The same rule as a JSON-schema pattern (ECMA escapes), for the OpenAPI document's strings.
+STORABLE_TEXT_PATTERN = (
+    "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\ud800-\\udfff\\ufffe\\uffff]*$"
+)
 _WHY = (
     "a NUL or another control character (tab and line breaks aside) or an unpaired surrogate, "
     "which cannot be stored or served"
@@ -55,6 +59,12 @@ class DatabaseIdConverter(IntegerConverter):
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", DB_INT_MAX)
         super().__init__(map, *args, **kwargs)
+
+
+class TrackingIdConverter(BaseConverter):
+    """``<tracking:tracking_id>``: the shape of a tracking id (URL-safe base64); else a 404."""
+
+    regex = "[A-Za-z0-9_-]{1,64}"
 
 
 class UnsafeJSONError(ValueError):
@@ -70,7 +80,7 @@ def check_json(value: Any) -> None:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if _UNSTORABLE.search(item):
+            if UNSTORABLE.search(item):
                 raise UnsafeJSONError(f"a string holds {_WHY}")
             continue
         if not isinstance(item, dict | list):
@@ -106,7 +116,7 @@ class GuardedJSONProvider(DefaultJSONProvider):
 # a surrogate or U+FFFE/U+FFFF, the raw characters, or more brackets than levels allowed. A
 # document with none of them needs no walk: most bodies (accents escaped as \u00e9 included).
 _ESCAPE = r"\\u(?:00[01]|[dD][89a-fA-F]|[fF]{3}[eEfF])"
-_UNSAFE_TEXT = re.compile(_ESCAPE + "|" + _UNSTORABLE.pattern)
+_UNSAFE_TEXT = re.compile(_ESCAPE + "|" + UNSTORABLE.pattern)
 _UNSAFE_BYTES = re.compile(
     _ESCAPE.encode() + rb"|[\x00-\x08\x0b\x0c\x0e-\x1f]|\xed[\xa0-\xbf]|\xef\xbf[\xbe\xbf]"
 )
@@ -135,8 +145,8 @@ def _check_strings(where: str, pairs: Iterable[tuple[str | None, str | None]]) -
             # A multipart part whose Content-Disposition werkzeug cannot parse; the schemas
             # expect names that are strings.
             refuse(BadRequest, f"A {where} has no readable name (its Content-Disposition).")
-        if _UNSTORABLE.search(name) or _UNSTORABLE.search(value or ""):
-            shown = _UNSTORABLE.sub("?", name)
+        if UNSTORABLE.search(name) or UNSTORABLE.search(value or ""):
+            shown = UNSTORABLE.sub("?", name)
             refuse(BadRequest, f"The {where} '{shown}' holds {_WHY}.")
 
 
@@ -160,12 +170,12 @@ def check_request() -> None:
     limit: int = current_app.config["MAX_URI_BYTES"]
     if _uri_bytes() > limit:
         refuse(RequestURITooLarge, f"The URI is longer than {limit} bytes; send data in a body.")
-    if _UNSTORABLE.search(request.path):
+    if UNSTORABLE.search(request.path):
         refuse(BadRequest, f"The path holds {_WHY}.")
     environ = request.environ
     # One search over every header (as the WSGI server gave them) before naming the culprit.
     headers = "".join([k + v for k, v in environ.items() if k.startswith(_HEADER_KEYS)])
-    if _UNSTORABLE.search(headers):
+    if UNSTORABLE.search(headers):
         _check_strings("header", request.headers.items())
     _check_strings("query parameter", request.args.items(multi=True))
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -197,4 +207,5 @@ def register_input_guards(app: Flask) -> None:
     """
     app.json = GuardedJSONProvider(app)
     app.url_map.converters["dbint"] = DatabaseIdConverter
+    app.url_map.converters["tracking"] = TrackingIdConverter
     app.before_request(check_request)

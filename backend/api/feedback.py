@@ -19,7 +19,7 @@ blp = Blueprint(
 )
 
 
-@blp.route("/<string:tracking_id>/feedback")
+@blp.route("/<tracking:tracking_id>/feedback")
 class ReportFeedback(MethodView):
     """ "Is it really fixed?": answered once, after the city says fixed."""
 

@@ -138,7 +138,7 @@ class Reports(MethodView):
         return body, 201, headers_out
 
 
-@blp.route("/<string:tracking_id>")
+@blp.route("/<tracking:tracking_id>")
 class Tracking(MethodView):
     """Tracking one's own report."""
 
@@ -156,7 +156,7 @@ class Tracking(MethodView):
         return reports_service.public_view(session=session, report=report)
 
 
-@blp.route("/<string:tracking_id>/contact")
+@blp.route("/<tracking:tracking_id>/contact")
 class TrackingContact(MethodView):
     """The resident's own contact details."""
 

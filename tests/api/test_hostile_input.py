@@ -10,7 +10,6 @@ import http.client
 import io
 import os
 import re
-import shlex
 import socket
 import subprocess
 import sys
@@ -419,18 +418,14 @@ def _free_port() -> int:
     pytest.fail("no free port in 5400-5499")
 
 
-def _procfile_web(port: int) -> list[str]:
-    """The Procfile's web command, on one worker, listening on 127.0.0.1:port."""
+def _procfile_web() -> list[str]:
+    """The Procfile's web command, run as a Procfile runner runs it (through the shell)."""
     line = next(
         line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
     )
     command = line.removeprefix("web:").strip()
-    command = command.replace("0.0.0.0:${PORT:-5000}", f"127.0.0.1:{port}")  # noqa: S104
-    command = command.replace("${WEB_CONCURRENCY:-4}", "1")
-    argv = shlex.split(command)
-    assert argv[0] == "gunicorn" and "$" not in command, command
-    argv[0] = str(Path(sys.executable).parent / "gunicorn")
-    return argv
+    assert command.startswith("gunicorn "), command
+    return ["/bin/sh", "-c", f"exec {command}"]
 
 
 @pytest.fixture
@@ -443,9 +438,13 @@ def gunicorn_url(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[
         "REDIS_URL": redis_url,
         "LANTERNE_INSTANCE_PATH": str(tmp_path),
         "LANTERNE_MEDIA_PATH": str(tmp_path / "media"),
+        "LANTERNE_HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     process = subprocess.Popen(  # noqa: S603 (our own command line)
-        _procfile_web(port),
+        _procfile_web(),
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
