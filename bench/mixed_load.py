@@ -249,7 +249,8 @@ def request_lines(url: str, mix: dict[str, float], seed: int) -> list[str]:
 
 def check_paths(port: int, lines: list[str]) -> None:
     """Every distinct path of the mix answers 200 before the load starts (no 404 in the mix)."""
-    for path in sorted({line.split(" ", 1)[1] for line in lines[1:]}):
+    gets = {line.split(" ", 1)[1] for line in lines[1:] if not line.startswith("intake ")}
+    for path in sorted(gets):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as answer:  # noqa: S310
             if answer.status != 200:
                 raise SystemExit(f"{path} answered {answer.status}")
@@ -394,6 +395,7 @@ def bench_workers(
                 if beyond > args.past_knee:
                     break
         rss = worker_rss_mb(server)
+        rq_rss = psutil.Process(worker.pid).memory_info().rss / 1e6
     finally:
         if server is not None:
             stop(server)
@@ -401,7 +403,13 @@ def bench_workers(
         stop(worker)
     below = [s for s in steps if within(s, args.p99_ms)]
     knee = max(below, key=lambda s: s["rps"]) if below else None
-    return {"web_workers": web_workers, "steps": steps, "knee": knee, "rss_mb": rss}
+    return {
+        "web_workers": web_workers,
+        "steps": steps,
+        "knee": knee,
+        "rss_mb": rss,
+        "rq_rss_mb": rq_rss,
+    }
 
 
 def markdown(results: list[dict[str, object]], args: argparse.Namespace) -> str:
@@ -425,18 +433,18 @@ def markdown(results: list[dict[str, object]], args: argparse.Namespace) -> str:
     rows += [
         "",
         "| web workers | knee req/s | p99 ms there | web CPU ms/request there "
-        "| req/s per web core (1000 / web CPU ms) | web worker RSS |",
-        "|---|---|---|---|---|---|",
+        "| req/s per web core (1000 / web CPU ms) | RSS: web worker | RQ worker |",
+        "|---|---|---|---|---|---|---|",
     ]
     for result in results:
         knee = result["knee"]
         if knee is None:
-            rows.append(f"| {result['web_workers']} | none within {args.p99_ms:g} ms | | | | |")
+            rows.append(f"| {result['web_workers']} | none within {args.p99_ms:g} ms | | | | | |")
             continue
         rows.append(
             f"| {result['web_workers']} | {knee['rps']:.0f} | {knee['p99_ms']:.1f} "
             f"| {knee['cpu_web']:.2f} | {1000 / knee['cpu_web']:.0f} "
-            f"| {result['rss_mb']:.0f} MB |"
+            f"| {result['rss_mb']:.0f} MB | {result['rq_rss_mb']:.0f} MB |"
         )
     return "\n".join(rows)
 
