@@ -473,7 +473,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each step (median)")
     parser.add_argument("--warmup", type=int, default=10, help="seconds, before the steps")
     parser.add_argument("--p99-ms", type=float, default=100.0, help="the knee's latency bound")
-    parser.add_argument("--past-knee", type=int, default=1, help="steps measured beyond it")
+    parser.add_argument(
+        "--past-knee", type=int, default=1, help="steps measured after the first one past the bound"
+    )
     parser.add_argument("--max-minutes", type=float, default=40.0, help="stop stepping then")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", type=Path, help="also write every figure there")
