@@ -47,6 +47,16 @@ class SharedAnswersPlugin(BasePlugin):
     429 is not here: it is documented beside each rate limit (``@blp.alt_response``).
     """
 
+    def path_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        parameters: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Path parameters written by hand (Open311's) say the refused characters too."""
+        _storable_parameters(parameters or [])
+
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
@@ -54,6 +64,7 @@ class SharedAnswersPlugin(BasePlugin):
         for method, operation in (operations or {}).items():
             if method not in _OPERATION_KEYS:
                 continue
+            _storable_parameters(operation.get("parameters", []))
             responses = operation.setdefault("responses", {})
             # flask-smorest keys responses by int, hand-written docs by str.
             present = {str(code) for code in responses}
@@ -75,8 +86,17 @@ def _storable_text(self: Any, field: Any, ret: dict[str, Any], **kwargs: Any) ->
     """An apispec attribute function: free-text strings say which characters are refused."""
     if ret.get("type") != "string" or {"format", "enum", "allOf"} & ret.keys():
         return {}
+    if ret.get("pattern") == STORABLE_TEXT_PATTERN:  # a schema shared by two operations
+        return {}
     # A field with a pattern of its own gets this one as a second rule (JSON schema's allOf).
     return {"allOf": [_STORABLE]} if "pattern" in ret else _STORABLE
+
+
+def _storable_parameters(parameters: list[Any]) -> None:
+    # Hand-written parameters (Open311's) too: the refused characters, said once.
+    for parameter in parameters:
+        if isinstance(parameter, dict) and isinstance(parameter.get("schema"), dict):
+            parameter["schema"].update(_storable_text(None, None, parameter["schema"]))
 
 
 class LanterneApi(Api):

@@ -44,9 +44,9 @@ MAX_JSON_DEPTH = 32
 # other characters XML 1.0 forbids (https://www.w3.org/TR/xml/#charsets).
 UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # The same rule as a JSON-schema pattern (ECMA escapes), for the OpenAPI document's strings.
-STORABLE_TEXT_PATTERN = (
-    "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\ud800-\\udfff\\ufffe\\uffff]*$"
-)
+# Unpaired surrogates are left out of it: a JSON schema string is Unicode text, which cannot
+# hold them, and a pattern naming them is one that generators (schemathesis) cannot use.
+STORABLE_TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\ufffe\\uffff]*$"
 _WHY = (
     "a NUL or another control character (tab and line breaks aside) or an unpaired surrogate, "
     "which cannot be stored or served"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
 import schemathesis
@@ -19,7 +18,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis import Case
 
 from backend.extensions import db
-from backend.http_input import UNSTORABLE
 from backend.services.staff import create_staff, issue_token
 from tests.conftest import make_test_app
 
@@ -69,24 +67,7 @@ def api_schema(fuzzed_app: Flask, admin_headers: dict[str, str]) -> Any:
     # As the command line's ``-H``: schemathesis knows the header, and leaves it out itself
     # where it checks that a missing token is refused.
     loaded.config.update(headers=admin_headers)
-    # The document forbids these characters in every string (a ``pattern``, from
-    # backend/http_input), but schemathesis 4.32 does not honour a negated class of escapes
-    # when it generates strings it calls valid; such a case is not valid data (and
-    # tests/api/test_hostile_input.py checks that it is refused).
-    # (A path parameter is checked as the server decodes it: "%1A" arrives as U+001A.)
-    for part in ("path_parameters", "query", "body"):
-        loaded.hook(f"filter_{part}")(_storable)
     return loaded
-
-
-def _storable(context: Any, value: Any) -> bool:
-    if isinstance(value, str):
-        return not UNSTORABLE.search(unquote(value))
-    if isinstance(value, dict):
-        return all(_storable(context, v) for v in value.values())
-    if isinstance(value, list):
-        return all(_storable(context, v) for v in value)
-    return True
 
 
 @pytest.fixture(autouse=True)
