@@ -38,7 +38,6 @@ from backend.models import (
     Service,
     ServiceAttribute,
 )
-from backend.models.report import CLOSED_STATUSES
 from backend.schemas.open311 import parse_w3c, validation_messages, w3c
 from backend.schemas.reports import ReportCreateSchema
 from backend.services import feedback as feedback_service
@@ -47,6 +46,7 @@ from backend.services import reports as reports_service
 from backend.services.catalogue import get_active_service, list_services
 from backend.services.contacts import ContactCipher
 from backend.services.reports import public_position
+from backend.services.workflow import CLOSED_STATUSES, UPDATE_STATUS_IN, UPDATE_STATUS_OUT
 
 MAX_WINDOW = timedelta(days=90)
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
@@ -575,11 +575,6 @@ def as_report_id(text: str) -> int | None:
     return int(text)
 
 
-def open311_status(status: str) -> str:
-    """Lanterne's workflow seen through Open311: ``closed`` for the last four, else ``open``."""
-    return "closed" if status in CLOSED_STATUSES else "open"
-
-
 def window(
     start: datetime | None, end: datetime | None, now: datetime
 ) -> tuple[datetime, datetime]:
@@ -807,31 +802,6 @@ def get_request(*, session: Session, request_id: str, lang: str, grid: float) ->
 
 
 # --- updates (mySociety extension) --------------------------------------------------------
-
-# Lanterne status -> the extension's status names (lower case on output).
-UPDATE_STATUS_OUT: dict[str, str] = {
-    ReportStatus.RECEIVED: "open",
-    ReportStatus.OPEN: "open",
-    ReportStatus.IN_PROGRESS: "in_progress",
-    ReportStatus.FIXED: "fixed",
-    ReportStatus.CLOSED: "closed",
-    ReportStatus.REJECTED: "no_further_action",
-    ReportStatus.DUPLICATE: "duplicate",
-}
-# The extension's statuses (any case) -> Lanterne's workflow.
-UPDATE_STATUS_IN: dict[str, ReportStatus] = {
-    "open": ReportStatus.OPEN,
-    "reopen": ReportStatus.OPEN,
-    "internal_referral": ReportStatus.OPEN,
-    "investigating": ReportStatus.IN_PROGRESS,
-    "in_progress": ReportStatus.IN_PROGRESS,
-    "action_scheduled": ReportStatus.IN_PROGRESS,
-    "fixed": ReportStatus.FIXED,
-    "closed": ReportStatus.CLOSED,
-    "no_further_action": ReportStatus.CLOSED,
-    "not_councils_responsibility": ReportStatus.REJECTED,
-    "duplicate": ReportStatus.DUPLICATE,
-}
 
 
 def _update_view(update: ReportUpdate) -> dict[str, Any]:
