@@ -23,7 +23,7 @@ from backend.open311.errors import Open311Error
 from backend.open311.schemas import w3c
 from backend.services import reports as reports_service
 from backend.services.reports import public_position
-from backend.services.workflow import CLOSED_STATUSES
+from backend.services.workflow import CLOSED_STATUSES, is_closed, open311_status
 
 MAX_WINDOW = timedelta(days=90)
 
@@ -170,12 +170,12 @@ def _render(
             lat, lon = None, None
             address, address_id = None, None
             description, status_notes = None, None
-        closed = row.status in CLOSED_STATUSES
+        closed = is_closed(row.status)
         created = row.created_at
         out.append(
             {
                 "service_request_id": str(row.id),
-                "status": "closed" if closed else "open",
+                "status": open311_status(row.status),
                 "status_notes": status_notes,
                 "service_name": name,
                 "service_code": code,
