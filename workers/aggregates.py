@@ -29,16 +29,11 @@ from backend.models import (
     AggregateState,
     Feedback,
     Report,
-    ReportStatus,
     ReportUpdate,
 )
-from backend.models.report import CLOSED_STATUSES
 from backend.services.catalogue import UNCLASSIFIED, service_of
+from backend.services.workflow import CLOSED_STATUSES, FIXED_STATUSES
 from public_site.periods import month_bounds, month_of
-
-# A report counts as fixed when the city says so; "closed" is the end of a fixed report's life
-# in Open311 terms. Rejected and duplicate reports are closed without being fixed.
-FIXED_STATUSES = frozenset({ReportStatus.FIXED, ReportStatus.CLOSED})
 
 CellKey = tuple[str, str, str]  # month, area_code, service_code
 

@@ -47,6 +47,7 @@ from backend.services.links import (
     priority_boost,
     priority_boosts,
 )
+from backend.services.workflow import is_closed
 from workers.signals.daylight import civil_twilight_utc
 
 __all__ = [
@@ -245,7 +246,7 @@ def report_point(report: Report) -> ReportPoint | None:
     if report.id is None or not report.service_code or report.lat is None or report.lon is None:
         return None
     open_until = report.closed_at
-    if open_until is None and report.is_closed:
+    if open_until is None and is_closed(report.status):
         open_until = report.updated_at
     return ReportPoint(
         id=report.id,

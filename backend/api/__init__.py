@@ -8,7 +8,8 @@ from flask_smorest import Api
 
 def register_api(app: Flask, api: Api) -> None:
     """Register every API blueprint on the app."""
-    from backend.api import media, open311, reports, services
+    from backend.api import media, reports, services
+    from backend.open311 import views as open311
 
     api.register_blueprint(reports.blp)
     from backend.api import classify

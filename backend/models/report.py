@@ -13,7 +13,7 @@ from backend.db import UTCDateTime, utcnow
 
 
 class ReportStatus(StrEnum):
-    """The workflow of a report. Open311 sees ``closed`` for the last four, ``open`` otherwise."""
+    """The statuses of a report; their rules live in ``backend.services.workflow``."""
 
     RECEIVED = "received"
     OPEN = "open"
@@ -22,11 +22,6 @@ class ReportStatus(StrEnum):
     CLOSED = "closed"
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
-
-
-CLOSED_STATUSES = frozenset(
-    {ReportStatus.FIXED, ReportStatus.CLOSED, ReportStatus.REJECTED, ReportStatus.DUPLICATE}
-)
 
 
 class Report(SQLModel, table=True):
@@ -67,11 +62,6 @@ class Report(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-    @property
-    def is_closed(self) -> bool:
-        """Whether the city considers the report done (Open311 ``closed``)."""
-        return self.status in CLOSED_STATUSES
 
 
 class ReportUpdate(SQLModel, table=True):

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from backend.models import Feedback, OutboxMessage, Report, ReportStatus
+from backend.models import Feedback, OutboxMessage, Report
 from backend.services import outbox
+from backend.services.workflow import ANSWERABLE
 
 REFRESH_JOB = "workers.jobs.refresh_aggregates"
-ANSWERABLE = frozenset({ReportStatus.FIXED, ReportStatus.CLOSED})
 COMMENT_MAX = 2000
 
 

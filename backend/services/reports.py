@@ -33,6 +33,7 @@ from backend.services.areas import OutsideCityError, area_for_position
 from backend.services.catalogue import get_active_service
 from backend.services.contacts import ContactCipher, ContactDetails, delete_contact, make_contact
 from backend.services.photos import PhotoLimits, clean_photo, delete_photo, store_photo
+from backend.services.workflow import is_closed
 
 PROCESS_JOB = "workers.jobs.process_report"
 # Its RQ job id is this prefix and the report's id (``process_job_id``; in SQL, in the
@@ -407,9 +408,9 @@ def set_status(
     now = utcnow()
     report.status = status
     report.updated_at = now
-    if report.is_closed and report.closed_at is None:
+    if is_closed(report.status) and report.closed_at is None:
         report.closed_at = now
-    elif not report.is_closed:
+    elif not is_closed(report.status):
         report.closed_at = None
     assert report.id is not None, "set_status needs a stored report"
     update = ReportUpdate(

@@ -36,11 +36,10 @@ from backend.services.contacts import ContactCipher, ContactDetails, read_contac
 from backend.services.feedback import enqueue_refresh
 from backend.services.links import link_summaries, priority_boosts
 from backend.services.reports import public_history, set_status
+from backend.services.workflow import NOTE_REQUIRED, OPEN_STATUSES, TRANSITIONS
 
 __all__ = [
     "LINK_JOB",
-    "OPEN_STATUSES",
-    "TRANSITIONS",
     "Priority",
     "StatusChangeError",
     "TriageFilters",
@@ -61,41 +60,6 @@ LATENESS_CAP = 3.0
 DEFAULT_TARGET_DAYS = 7
 TOP_PREDICTIONS = 3
 PUBLIC_NOTE_MAX = 2000
-OPEN_STATUSES: tuple[str, ...] = (
-    ReportStatus.RECEIVED,
-    ReportStatus.OPEN,
-    ReportStatus.IN_PROGRESS,
-)
-
-# Where a staff member may move a report from each status. Never back to "received" (it means
-# "not yet read by anyone": the city has read it by now); "duplicate" belongs to the merge of
-# duplicates, which names the original report the resident can follow instead. A closed,
-# rejected or fixed report can be reopened (the resident's questionnaire says it is not fixed).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    ReportStatus.RECEIVED: frozenset(
-        {
-            ReportStatus.OPEN,
-            ReportStatus.IN_PROGRESS,
-            ReportStatus.FIXED,
-            ReportStatus.CLOSED,
-            ReportStatus.REJECTED,
-        }
-    ),
-    ReportStatus.OPEN: frozenset(
-        {ReportStatus.IN_PROGRESS, ReportStatus.FIXED, ReportStatus.CLOSED, ReportStatus.REJECTED}
-    ),
-    ReportStatus.IN_PROGRESS: frozenset(
-        {ReportStatus.OPEN, ReportStatus.FIXED, ReportStatus.CLOSED, ReportStatus.REJECTED}
-    ),
-    ReportStatus.FIXED: frozenset(
-        {ReportStatus.OPEN, ReportStatus.IN_PROGRESS, ReportStatus.CLOSED}
-    ),
-    ReportStatus.CLOSED: frozenset({ReportStatus.OPEN}),
-    ReportStatus.REJECTED: frozenset({ReportStatus.OPEN}),
-    ReportStatus.DUPLICATE: frozenset({ReportStatus.OPEN}),
-}
-# Statuses whose public note is required: a resident told "rejected" deserves a reason.
-NOTE_REQUIRED = frozenset({ReportStatus.REJECTED})
 
 
 class StatusChangeError(ValueError):

@@ -25,10 +25,11 @@ from backend.auth import (
     staff_page_required,
 )
 from backend.extensions import db, redis_conn
-from backend.models import Report, ReportStatus
+from backend.models import Report
 from backend.services import public_notes, triage
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
+from backend.services.workflow import STATUSES
 from backend.staff.views import _error_page, _lang, render_staff
 
 bp = Blueprint("staff_triage", __name__, url_prefix="/staff", template_folder="templates")
@@ -368,7 +369,7 @@ def queue() -> str:
         needs_triage=_flag(request.args.get("needs_triage")),
         service_code=service_code if service_code in {s.code for s in services} else None,
         area_code=(request.args.get("area_code") or "").strip()[:64] or None,
-        status=status if status in {s.value for s in ReportStatus} else None,
+        status=status if status in STATUSES else None,
     )
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     items, total = triage.triage_queue(
@@ -391,7 +392,7 @@ def queue() -> str:
         total=total,
         filters=filters,
         services=[(s.code, s.name(lang)) for s in services],
-        statuses=[s.value for s in ReportStatus],
+        statuses=list(STATUSES),
         page=page,
         pages=pages,
         previous_url=url_for("staff_triage.queue", **query, page=page - 1) if page > 1 else None,
@@ -487,7 +488,7 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
     if found is None:
         return _not_found(lang)
     status = request.form.get("status", "")
-    if status not in {s.value for s in ReportStatus}:
+    if status not in STATUSES:
         return _detail_page(found, error=ERRORS[lang]["unknown_status"], status=422)
     current = found.status
     try:

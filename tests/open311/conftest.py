@@ -15,8 +15,8 @@ from referencing import Registry, Resource
 from sqlmodel import Session
 from werkzeug.test import TestResponse
 
+from backend.open311.catalogue import ensure_default_attributes
 from backend.services import apikeys
-from backend.services.open311 import ensure_default_attributes
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 BASE = "/open311/v2"
@@ -50,6 +50,12 @@ def parse_xml(response: TestResponse) -> ET.Element:
     assert body.startswith(b"<?xml version="), body[:60]
     assert b"encoding='UTF-8'" in body.split(b"?>", 1)[0] or b'encoding="UTF-8"' in body[:60]
     return ET.fromstring(body)  # noqa: S314 (our own output)
+
+
+def created_id(response: TestResponse) -> int:
+    """The service_request_id of a 201 answer to POST requests.json."""
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return int(response.get_json()[0]["service_request_id"])
 
 
 def xml_items(root: ET.Element) -> list[dict[str, Any]]:

@@ -46,6 +46,7 @@ from backend.db import dialect_insert, utcnow
 from backend.models import OutboxMessage, ReportStatus, ReportUpdate, Service
 from backend.services import outbox
 from backend.services.reports import PROCESS_JOB, new_tracking_id, process_job_id
+from backend.services.workflow import STATUSES as WORKFLOW_STATUSES
 from workers.importers.csv_files import CsvFile
 from workers.importers.mapping_fields import (
     DateSpec,
@@ -61,7 +62,7 @@ from workers.importers.writers import existing_keys, link_job_id
 
 LINK_REPORTS_JOB = "workers.jobs.link_reports"
 IMPORT_AUTHOR = "import"
-STATUSES = {s.value for s in ReportStatus}
+STATUSES = set(WORKFLOW_STATUSES)
 
 
 @dataclass(frozen=True)

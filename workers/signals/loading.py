@@ -18,13 +18,11 @@ import numpy as np
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from backend.models import Area, Incident, Report, ReportStatus
+from backend.models import Area, Incident, Report
+from backend.services.workflow import DETECTION_EXCLUDED
 from workers.signals import cooccurrence as cooc
 from workers.signals.explain import AreaLabel
 from workers.signals.settings import CooccurrencePair
-
-# Duplicates and rejected reports are not new events: counting them would fake clusters.
-EXCLUDED_STATUSES = (ReportStatus.DUPLICATE.value, ReportStatus.REJECTED.value)
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ def load_daily_counts(
             created < hi,
             col(Report.service_code).is_not(None),
             col(Report.area_code).is_not(None),
-            col(Report.status).not_in(EXCLUDED_STATUSES),
+            col(Report.status).not_in(DETECTION_EXCLUDED),
         )
         .group_by(col(Report.service_code), col(Report.area_code), hour)
     )
@@ -165,7 +163,7 @@ def load_cooccurrence_inputs(
             col(Report.lon).is_not(None),
             col(Report.created_at) < hi,
             or_(col(Report.closed_at).is_(None), col(Report.closed_at) > lo),
-            col(Report.status).not_in(EXCLUDED_STATUSES),
+            col(Report.status).not_in(DETECTION_EXCLUDED),
         )
     ).all()
     reports = [

@@ -117,7 +117,7 @@ def upgrade() -> None:
 def _seed_attributes() -> None:
     # The default catalogue's attributes are data a city edits, like the catalogue itself
     # (seeded by `lanterne db upgrade`): taken from the code of the day, as it is.
-    from backend.services.open311 import default_attribute_rows
+    from backend.open311.catalogue import default_attribute_rows
 
     table = sa.table(
         "open311_service_attribute",

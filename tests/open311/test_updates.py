@@ -1,4 +1,4 @@
-"""Back-office updates (mySociety extension) and API keys: idempotency, rights, rate limits."""
+"""Back-office updates (mySociety extension): idempotency, rights, late updates, privacy."""
 
 from __future__ import annotations
 
@@ -6,23 +6,21 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import redis
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from werkzeug.test import TestResponse
 
-from backend.cli import main
-from backend.cli_apikey import apikey_group
 from backend.db import utcnow
 from backend.models import (
     AggregateCell,
-    ApiKey,
     ExternalUpdate,
     Report,
+    ReportStatus,
     ReportUpdate,
 )
-from backend.services import apikeys, outbox
-from tests.open311.conftest import BASE, validate
+from backend.services import outbox
+from backend.services.reports import set_status
+from tests.open311.conftest import BASE, created_id, validate
 
 PostRequest = Callable[..., TestResponse]
 
@@ -180,50 +178,15 @@ def test_update_errors(
         validate("errors", response.get_json())
 
 
-def test_keys_are_stored_hashed_and_revocable(
+def test_updates_of_categories_about_people_are_not_listed(
     client: FlaskClient, post_request: PostRequest, session: Session
 ) -> None:
-    key, plain = apikeys.create_key(session=session, name="partenaire")
-    assert plain not in (key.key_hash, key.prefix) and plain.startswith(key.prefix)
-    assert key.key_hash == apikeys.hash_key(plain) and len(key.key_hash) == 64
-    assert post_request(api_key=plain).status_code == 201
-    apikeys.revoke_key(session=session, name="partenaire")
-    refused = post_request(api_key=plain)
-    assert refused.status_code == 403
-    assert "revoked" in refused.get_json()[0]["description"]
-
-
-def test_rate_limit_is_per_key(client: FlaskClient, session: Session) -> None:
-    _slow, slow = apikeys.create_key(session=session, name="lent", rate_limit="3/minute")
-    _fast, fast = apikeys.create_key(session=session, name="rapide", rate_limit="50/minute")
-    codes = [client.get(f"{BASE}/services.json?api_key={slow}").status_code for _ in range(4)]
-    assert codes == [200, 200, 200, 429]
-    limited = client.get(f"{BASE}/services.xml?api_key={slow}")
-    assert limited.status_code == 429 and b"<errors>" in limited.get_data()
-    # Another key (and the same client with it) has its own budget.
-    assert client.get(f"{BASE}/services.json?api_key={fast}").status_code == 200
-
-
-def test_cli_create_list_revoke(app: Flask, session: Session) -> None:
-    # `lanterne apikey` is this group (invoked directly: loading every CLI plugin is slow).
-    assert main.commands["apikey"] is apikey_group
-    runner = app.test_cli_runner()
-    created = runner.invoke(
-        apikey_group, ["create", "fixmystreet", "--rate-limit", "10/second", "--allow-updates"]
-    )
-    assert created.exit_code == 0, created.output
-    plain = created.stdout.strip().splitlines()[0]
-    key = session.exec(select(ApiKey).where(ApiKey.name == "fixmystreet")).one()
-    assert key.key_hash == apikeys.hash_key(plain)
-    assert (key.rate_limit, key.can_post_updates) == ("10/second", True)
-    listed = runner.invoke(apikey_group, ["list"])
-    assert "fixmystreet" in listed.output and plain not in listed.output
-    assert "10/second" in listed.output and "active" in listed.output
-    dup = runner.invoke(apikey_group, ["create", "fixmystreet"])
-    assert dup.exit_code != 0 and "already exists" in dup.output
-    bad = runner.invoke(apikey_group, ["create", "autre", "--rate-limit", "vite"])
-    assert bad.exit_code != 0 and "not understood" in bad.output
-    assert runner.invoke(apikey_group, ["revoke", "fixmystreet"]).exit_code == 0
-    assert "revoked" in runner.invoke(apikey_group, ["list"]).output
-    missing = runner.invoke(apikey_group, ["revoke", "personne"])
-    assert missing.exit_code != 0 and "no key" in missing.output
+    noise_id = created_id(post_request(service_code="noise", lat="43.2991", long="5.3815"))
+    light_id = created_id(post_request(lat="43.2991", long="5.3815"))
+    for report_id in (noise_id, light_id):
+        report = session.get(Report, report_id)
+        assert report is not None
+        set_status(session=session, report=report, status=ReportStatus.IN_PROGRESS, author="a")
+    session.commit()
+    updates = client.get(f"{BASE}/servicerequestupdates.json").get_json()
+    assert {u["service_request_id"] for u in updates} == {str(light_id)}

@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from backend.models import Report, Service
-from backend.schemas.open311 import REQUEST_FIELDS
+from backend.open311.rendering import REQUEST_FIELDS
 from tests.conftest import reference_path
 from tests.open311.conftest import BASE, validate
 

@@ -1,4 +1,4 @@
-"""GeoReport v2 conformance, written from the spec: every endpoint, both formats, every error."""
+"""GeoReport v2 conformance, from the spec (every endpoint, format and error); API keys."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from werkzeug.test import TestResponse
 
+from backend.cli import main
+from backend.cli_apikey import apikey_group
 from backend.db import utcnow
-from backend.models import Report, ReportStatus
+from backend.models import ApiKey, Report, ReportStatus
+from backend.services import apikeys
 from backend.services.reports import set_status
 from tests.open311.conftest import BASE, parse_xml, validate, xml_items
 
@@ -282,3 +286,52 @@ def test_get_requests_filters_window_and_pages(
     assert "90 days" in too_wide.get_json()[0]["description"]
     assert client.get(f"{BASE}/requests.json?page_size=1001").status_code == 400
     assert session.exec(select(Report)).all()  # nothing was deleted by reading
+
+
+def test_keys_are_stored_hashed_and_revocable(
+    client: FlaskClient, post_request: PostRequest, session: Session
+) -> None:
+    key, plain = apikeys.create_key(session=session, name="partenaire")
+    assert plain not in (key.key_hash, key.prefix) and plain.startswith(key.prefix)
+    assert key.key_hash == apikeys.hash_key(plain) and len(key.key_hash) == 64
+    assert post_request(api_key=plain).status_code == 201
+    apikeys.revoke_key(session=session, name="partenaire")
+    refused = post_request(api_key=plain)
+    assert refused.status_code == 403
+    assert "revoked" in refused.get_json()[0]["description"]
+
+
+def test_rate_limit_is_per_key(client: FlaskClient, session: Session) -> None:
+    _slow, slow = apikeys.create_key(session=session, name="lent", rate_limit="3/minute")
+    _fast, fast = apikeys.create_key(session=session, name="rapide", rate_limit="50/minute")
+    codes = [client.get(f"{BASE}/services.json?api_key={slow}").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    limited = client.get(f"{BASE}/services.xml?api_key={slow}")
+    assert limited.status_code == 429 and b"<errors>" in limited.get_data()
+    # Another key (and the same client with it) has its own budget.
+    assert client.get(f"{BASE}/services.json?api_key={fast}").status_code == 200
+
+
+def test_cli_create_list_revoke(app: Flask, session: Session) -> None:
+    # `lanterne apikey` is this group (invoked directly: loading every CLI plugin is slow).
+    assert main.commands["apikey"] is apikey_group
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        apikey_group, ["create", "fixmystreet", "--rate-limit", "10/second", "--allow-updates"]
+    )
+    assert created.exit_code == 0, created.output
+    plain = created.stdout.strip().splitlines()[0]
+    key = session.exec(select(ApiKey).where(ApiKey.name == "fixmystreet")).one()
+    assert key.key_hash == apikeys.hash_key(plain)
+    assert (key.rate_limit, key.can_post_updates) == ("10/second", True)
+    listed = runner.invoke(apikey_group, ["list"])
+    assert "fixmystreet" in listed.output and plain not in listed.output
+    assert "10/second" in listed.output and "active" in listed.output
+    dup = runner.invoke(apikey_group, ["create", "fixmystreet"])
+    assert dup.exit_code != 0 and "already exists" in dup.output
+    bad = runner.invoke(apikey_group, ["create", "autre", "--rate-limit", "vite"])
+    assert bad.exit_code != 0 and "not understood" in bad.output
+    assert runner.invoke(apikey_group, ["revoke", "fixmystreet"]).exit_code == 0
+    assert "revoked" in runner.invoke(apikey_group, ["list"]).output
+    missing = runner.invoke(apikey_group, ["revoke", "personne"])
+    assert missing.exit_code != 0 and "no key" in missing.output

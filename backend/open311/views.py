@@ -24,11 +24,12 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from backend.api.reports import contact_cipher, intake_settings
 from backend.extensions import db, limiter
-from backend.models import ApiKey
-from backend.schemas import open311 as shapes
-from backend.services import apikeys, open311
+from backend.models import ApiKey, Service
+from backend.open311 import catalogue, intake, reading, rendering, schemas
+from backend.open311.errors import Open311Error
+from backend.open311.updates import list_updates, post_update
+from backend.services import apikeys
 from backend.services.contacts import load_keys
-from backend.services.open311 import Open311Error
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -50,10 +51,10 @@ def respond(payload: Any, fmt: str, root: str, status: int = 200) -> Response:
     """The payload as JSON (Spark convention: the root's items as an array) or as XML."""
     if fmt == "xml":
         return Response(
-            shapes.to_xml(root, payload), status=status, content_type="text/xml; charset=utf-8"
+            rendering.to_xml(root, payload), status=status, content_type="text/xml; charset=utf-8"
         )
     return Response(
-        shapes.to_json(payload), status=status, content_type="application/json; charset=utf-8"
+        rendering.to_json(payload), status=status, content_type="application/json; charset=utf-8"
     )
 
 
@@ -183,7 +184,7 @@ def _load(schema: ma.Schema, data: Any) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = schema.load(data)
     except ma.ValidationError as exc:
-        raise Open311Error(400, *shapes.validation_messages(exc)) from exc
+        raise Open311Error(400, *schemas.validation_messages(exc)) from exc
     return loaded
 
 
@@ -222,7 +223,7 @@ def services(fmt: str) -> Response:
     """GET services: the catalogue."""
     _allow("GET")
     fmt = _check_format(fmt)
-    return respond(open311.service_list(session=db.session, lang=_lang()), fmt, "services")
+    return respond(catalogue.service_list(session=db.session, lang=_lang()), fmt, "services")
 
 
 @_route("/services/<string:name>")
@@ -230,7 +231,7 @@ def service_definition(name: str) -> Response:
     """GET services/{service_code}: a service's attributes."""
     _allow("GET")
     code, fmt = _split(name)
-    definition = open311.service_definition(session=db.session, code=code, lang=_lang())
+    definition = catalogue.service_definition(session=db.session, code=code, lang=_lang())
     return respond(definition, fmt, "service_definition")
 
 
@@ -241,8 +242,8 @@ def requests_(fmt: str) -> Response:
     fmt = _check_format(fmt)
     if request.method == "POST":
         return _post_request(fmt)
-    query = _load(shapes.RequestsQuerySchema(), request.args)
-    rows = open311.list_requests(
+    query = _load(schemas.RequestsQuerySchema(), request.args)
+    rows = reading.list_requests(
         session=db.session,
         query=query,
         lang=_lang(),
@@ -253,21 +254,21 @@ def requests_(fmt: str) -> Response:
 
 def _post_request(fmt: str) -> Response:
     key = require_key()
-    form = _load(shapes.RequestCreateSchema(), request.form)
-    report_id = open311.create_request(
+    form = _load(schemas.RequestCreateSchema(), request.form)
+    report_id = intake.create_request(
         session=db.session,
         form=form,
-        attribute_fields=open311.read_attribute_fields(request.form.lists()),
+        attribute_fields=catalogue.read_attribute_fields(request.form.lists()),
         api_key=key,
         idempotency_key=request.headers.get("Idempotency-Key") or None,
         settings=intake_settings(),
         cipher=contact_cipher(),
         fernet=_fernet(),
     )
-    service = db.session.get(open311.Service, form["service_code"])
+    service = db.session.get(Service, form["service_code"])
     answer = {
         "service_request_id": str(report_id),
-        "service_notice": open311.service_notice(service, _lang()),
+        "service_notice": catalogue.service_notice(service, _lang()),
         "account_id": form.get("account_id"),
     }
     return respond([answer], fmt, "service_requests", status=201)
@@ -278,7 +279,7 @@ def request_detail(name: str) -> Response:
     """GET requests/{service_request_id}."""
     _allow("GET")
     request_id, fmt = _split(name)
-    row = open311.get_request(
+    row = reading.get_request(
         session=db.session,
         request_id=request_id,
         lang=_lang(),
@@ -292,7 +293,7 @@ def token(name: str) -> Response:
     """GET tokens/{token}: the service_request_id behind a token (a report's tracking id)."""
     _allow("GET")
     value, fmt = _split(name)
-    return respond([open311.token_lookup(session=db.session, token=value)], fmt, "service_requests")
+    return respond([reading.token_lookup(session=db.session, token=value)], fmt, "service_requests")
 
 
 @_route("/servicerequestupdates.<string:fmt>")
@@ -302,11 +303,11 @@ def updates(fmt: str) -> Response:
     fmt = _check_format(fmt)
     if request.method == "POST":
         key = require_key()
-        form = _load(shapes.UpdateCreateSchema(), request.form)
-        update_id = open311.post_update(session=db.session, api_key=key, form=form)
+        form = _load(schemas.UpdateCreateSchema(), request.form)
+        update_id = post_update(session=db.session, api_key=key, form=form)
         return respond([{"update_id": update_id}], fmt, "service_request_updates")
-    query = _load(shapes.UpdatesQuerySchema(), request.args)
-    rows = open311.list_updates(session=db.session, query=query)
+    query = _load(schemas.UpdatesQuerySchema(), request.args)
+    rows = list_updates(session=db.session, query=query)
     return respond(rows, fmt, "service_request_updates")
 
 
