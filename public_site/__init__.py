@@ -1,7 +1,7 @@
 """The public site: neighbourhood indicators, maps, report tracking and open data.
 
 Server-rendered, French by default and English on request (``?lang=en``), served only from
-the published snapshot (``public_site.publication``): nothing here reads a report's text,
+the published snapshot (written by ``workers.publication``): nothing here reads a report's text,
 position or contact, except the tracking page, which shows a report's public history to the
 holder of its unguessable tracking id.
 """

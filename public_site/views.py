@@ -31,8 +31,10 @@ from backend.extensions import db, limiter
 from backend.services import reports as reports_service
 from public_site import TRANSLATIONS, maps, periods
 from public_site import indicators as ind
+from public_site.areas import CITY
+from public_site.indicators import ALL, NOW
 from public_site.maps import MapArea, classes, fill_for, render_map
-from public_site.publication import ALL, CITY, LICENCE, LICENCE_URL, NOW, open_data_path
+from public_site.open_data import LICENCE, LICENCE_URL, open_data_path
 
 bp = Blueprint(
     "public",
