@@ -226,7 +226,7 @@ def main() -> None:
         size = len(client.get("/").data)
         print(f"city page: {size / 1024:.0f} KB")
         from public_site import indicators
-        from public_site.views import clear_page_cache
+        from public_site.site import clear_page_cache
 
         for label, make in kinds.items():
             for phase in ("cold", "warm"):
