@@ -174,12 +174,12 @@ def main() -> None:
                 )
             seconds = load_reports(url, args.reports, args.seed)
             print(f"load (COPY): {seconds:.1f} s")
-            from workers import aggregates
             from workers.jobs import publish_aggregates
+            from workers.publication.cells import rebuild_all, refresh_report
 
             with db.new_session() as session:
                 started = time.perf_counter()
-                cells = aggregates.rebuild_all(session=session, tz="Europe/Paris")
+                cells = rebuild_all(session=session, tz="Europe/Paris")
                 print(
                     f"full rebuild of the raw cells: {time.perf_counter() - started:.1f} s "
                     f"({cells:,} cells)"
@@ -189,7 +189,7 @@ def main() -> None:
                 times = []
                 for _ in range(20):
                     started = time.perf_counter()
-                    aggregates.refresh_report(session=session, report_id=rid, tz="Europe/Paris")
+                    refresh_report(session=session, report_id=rid, tz="Europe/Paris")
                     session.commit()
                     times.append(time.perf_counter() - started)
                 print(
@@ -226,7 +226,7 @@ def main() -> None:
         size = len(client.get("/").data)
         print(f"city page: {size / 1024:.0f} KB")
         from public_site import indicators
-        from public_site.views import clear_page_cache
+        from public_site.site import clear_page_cache
 
         for label, make in kinds.items():
             for phase in ("cold", "warm"):

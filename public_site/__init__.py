@@ -1,23 +1,20 @@
 """The public site: neighbourhood indicators, maps, report tracking and open data.
 
 Server-rendered, French by default and English on request (``?lang=en``), served only from
-the published snapshot (``public_site.publication``): nothing here reads a report's text,
+the published snapshot (written by ``workers.publication``): nothing here reads a report's text,
 position or contact, except the tracking page, which shows a report's public history to the
 holder of its unguessable tracking id.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Flask
-
-PACKAGE = Path(__file__).resolve().parent
-TRANSLATIONS = PACKAGE / "translations"
 
 
 def register_public_site(app: Flask) -> None:
     """Mount the public site's blueprint on the app."""
-    from public_site.views import bp
+    # Each page module adds its routes to the blueprint when imported.
+    from public_site.pages import area, assets, city, downloads, tracking  # noqa: F401
+    from public_site.site import bp
 
     app.register_blueprint(bp)

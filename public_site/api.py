@@ -13,7 +13,8 @@ from backend.api.common import fail
 from backend.extensions import db
 from public_site import indicators as ind
 from public_site import periods
-from public_site.publication import ALL, CITY, NOW
+from public_site.areas import CITY
+from public_site.indicators import ALL, NOW
 
 blp = Blueprint(
     "indicators",

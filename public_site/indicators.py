@@ -12,7 +12,11 @@ from sqlmodel import Session, col, select
 
 from backend.models import AggregateState, Area, PublishedCell, Service
 from public_site import periods
-from public_site.publication import ALL, CITY, NOW, AreaNode, Hierarchy, build_hierarchy
+from public_site.areas import CITY, AreaNode, Hierarchy, build_hierarchy
+
+# The keys of published cells besides periods, areas and services (``published_cell``).
+ALL = "*"  # every service
+NOW = "now"  # the open backlog's period
 
 
 class UnknownAreaError(LookupError):

@@ -2,7 +2,7 @@
 
 The outlines of the areas change only when areas are imported, while the figures change at
 every publication. So the worker's publication renders each map's outlines once with folium
-(``public_site.map_render``) and stores them (``PublishedMap``); a page reads the stored map
+(``workers.publication.drawing``) and stores them (``PublishedMap``); a page reads the stored map
 and adds a short script that applies its own figures (fill colour, dashes, tooltip text).
 This module is what the web process needs: it never imports folium, branca or pandas (~75 MB
 in each web worker).
@@ -21,25 +21,15 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import h3
-import shapely
 import sqlalchemy as sa
-from shapely.geometry import mapping, shape
 from sqlmodel import Session
 
 from backend.models import PublishedMap
-from public_site.publication import CITY
+from public_site.areas import CITY, AreaNode, Hierarchy
 
-if TYPE_CHECKING:
-    from public_site.publication import AreaNode, Hierarchy
-
-# ~40 m: invisible at city zoom, and divides the size of Marseille's quartiers by ~15.
-SIMPLIFY_DEGREES = 0.0004
-COORD_DECIMALS = 5
-# Bump when the rendering changes (public_site.map_render): every stored map is drawn again.
+# Bump when the rendering changes (workers.publication.drawing): every stored map is drawn again.
 MAP_FORMAT = 1
 # Zoom below which the city map shows the parent level (arrondissements) instead of the finest.
 SWITCH_ZOOM = 11
@@ -47,34 +37,6 @@ SWITCH_ZOOM = 11
 PALETTE = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
 HIDDEN_FILL = "#bdbdbd"
 EMPTY_FILL = "#f7f7f7"
-
-
-def _round(coords: Any) -> Any:
-    if isinstance(coords, (int, float)):
-        return round(float(coords), COORD_DECIMALS)
-    return [_round(c) for c in coords]
-
-
-@lru_cache(maxsize=4096)
-def _simplified(geometry_text: str) -> str:
-    geom = shape(json.loads(geometry_text))
-    simple = shapely.simplify(geom, SIMPLIFY_DEGREES, preserve_topology=True)
-    data = mapping(simple)
-    return json.dumps({"type": data["type"], "coordinates": _round(data["coordinates"])})
-
-
-def area_geometry(node: AreaNode) -> dict[str, Any] | None:
-    """The simplified GeoJSON geometry of an area (an H3 cell's hexagon), or None."""
-    if node.geometry:
-        return dict(json.loads(_simplified(node.geometry)))
-    if node.level == "h3" and h3.is_valid_cell(node.code):
-        ring = [
-            [round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)]
-            for lat, lon in h3.cell_to_boundary(node.code)
-        ]
-        ring.append(ring[0])
-        return {"type": "Polygon", "coordinates": [ring]}
-    return None
 
 
 def classes(values: list[int]) -> list[int]:
@@ -294,10 +256,11 @@ _SCRIPT_TAG_RE = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 def stored_script(session: Session, *, fingerprint: str, map_name: str) -> str | None:
     """The JavaScript of the stored map with this fingerprint and name, or None.
 
-    The publication stores folium's script as inline ``<script>`` blocks (``map_render``);
-    it is served as a file, so the tags are taken off here (maps stored by any version
-    keep working, nothing is drawn again). The name changes at each drawing, so a URL made
-    of both always means the same script and can be cached for long.
+    The publication stores folium's script as inline ``<script>`` blocks
+    (``workers.publication.drawing``); it is served as a file, so the tags are taken off here
+    (maps stored by any version keep working, nothing is drawn again). The name changes at
+    each drawing, so a URL made of both always means the same script and can be cached for
+    long.
     """
     table = PublishedMap.__table__  # type: ignore[attr-defined]
     script = session.execute(

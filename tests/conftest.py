@@ -130,7 +130,7 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
     # The public site's catalogue and pages are cached per process until a publication:
     # emptying the tables is such a change, which production never sees.
     from public_site import indicators
-    from public_site.views import clear_page_cache
+    from public_site.site import clear_page_cache
 
     indicators.invalidate()
     clear_page_cache()

@@ -2,8 +2,9 @@
 
 The web process is the backend and the public site; the workers import them, never the other
 way round, so that the web never loads what only the workers need (spaCy, the scan
-statistics...). Jobs are queued by their dotted path instead. The runtime side is checked by
-``tests/staff/test_triage_api.py`` and ``tests/workers/test_classification.py``.
+statistics, folium and the suppression's linear algebra...). Jobs are queued by their dotted
+path instead. The runtime side is checked by ``tests/staff/test_triage_api.py`` and
+``tests/workers/test_classification.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,33 @@ def test_the_web_never_imports_the_workers() -> None:
         if module == "workers" or module.startswith("workers.")
     ]
     assert offenders == []
+
+
+# What only the workers need to compute: folium draws the public maps at publication, numpy and
+# scipy audit the suppression (``workers/publication/``). The web reads what they stored.
+HEAVY_FOR_THE_WEB = ("folium", "numpy", "scipy")
+# The one exception, on purpose: the staff signals page draws its map with folium in the web
+# process, inside ``signals_map`` only (signals change with each detection and are filtered
+# per request, so there is nothing to draw ahead), and only for an analyst who opens it.
+WEB_MAY_IMPORT = {("backend/staff/signals.py", "folium")}
+
+
+def test_the_web_never_imports_folium_numpy_or_scipy() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for package in ("backend", "public_site")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for line, module in _imports(path)
+        if module.split(".")[0] in HEAVY_FOR_THE_WEB
+        and (path.relative_to(ROOT).as_posix(), module.split(".")[0]) not in WEB_MAY_IMPORT
+    ]
+    assert offenders == []
+
+
+def test_the_one_exception_is_still_there() -> None:
+    """The exception is narrow: if the staff signals page stops drawing with folium, drop it."""
+    for file, module in WEB_MAY_IMPORT:
+        assert module in {m.split(".")[0] for _, m in _imports(ROOT / file)}
 
 
 # --------------------------------------------------------------------------------------------

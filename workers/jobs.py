@@ -57,7 +57,8 @@ def process_report(report_id: int) -> dict[str, Any]:
         session.commit()
         # No refresh of the aggregates here: the public figures change only at publication,
         # which first folds in every report changed since the last one, each cell once
-        # (aggregates.catch_up). At 50 reports a second that saves a third of this job.
+        # (workers.publication.cells.catch_up). At 50 reports a second that saves a third of
+        # this job.
         return {
             "report_id": report_id,
             "status": report.status,
@@ -275,10 +276,10 @@ def refresh_aggregates(report_id: int) -> dict[str, Any]:
     """Recompute the aggregate cell(s) of one report after a change (incremental)."""
     from flask import current_app
 
-    from workers import aggregates
+    from workers.publication.cells import refresh_report
 
     with job_session() as session:
-        keys = aggregates.refresh_report(
+        keys = refresh_report(
             session=session, report_id=report_id, tz=current_app.config["PUBLIC_TIMEZONE"]
         )
         mark_own_row_done(session)
@@ -303,12 +304,14 @@ def publish_aggregates(force: bool = False) -> dict[str, Any]:
     """Fold in missed changes, then rebuild the published snapshot if anything changed."""
     from flask import current_app
 
-    from public_site.publication import PublishSettings, open_data_path, publish
-    from workers import aggregates
+    from public_site.open_data import open_data_path
+    from workers.publication.cells import catch_up
+    from workers.publication.publish import publish
+    from workers.publication.settings import PublishSettings
 
     with job_session() as session:
         cfg = current_app.config
-        aggregates.catch_up(session=session, tz=cfg["PUBLIC_TIMEZONE"])
+        catch_up(session=session, tz=cfg["PUBLIC_TIMEZONE"])
         settings = PublishSettings(
             threshold=cfg["MIN_PUBLISHED_COUNT"],
             tz=cfg["PUBLIC_TIMEZONE"],
@@ -324,8 +327,8 @@ def rebuild_aggregates() -> dict[str, Any]:
     """Recompute every aggregate cell from the reports, then publish (nightly)."""
     from flask import current_app
 
-    from workers import aggregates
+    from workers.publication.cells import rebuild_all
 
     with job_session() as session:
-        cells = aggregates.rebuild_all(session=session, tz=current_app.config["PUBLIC_TIMEZONE"])
+        cells = rebuild_all(session=session, tz=current_app.config["PUBLIC_TIMEZONE"])
     return {"cells": cells, **publish_aggregates(force=True)}

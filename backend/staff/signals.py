@@ -101,7 +101,7 @@ def signals_map(signals: list[Signal], lang: str, label: str) -> Markup:
 
     folium (with pandas, which it imports when installed) weighs 75 MB: it is imported here, so
     only a web worker that served an analyst this page carries it, not every worker. The
-    public maps are drawn by the worker at publication (public_site/map_render.py); signals
+    public maps are drawn by the worker at publication (workers/publication/drawing.py); signals
     change with each detection and are filtered per request, so this one is drawn here.
     """
     import folium

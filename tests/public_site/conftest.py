@@ -23,7 +23,7 @@ def publish(app: Flask, tmp_path: Path) -> Callable[[], dict[str, Any]]:
 
     def _publish() -> dict[str, Any]:
         from public_site import indicators
-        from public_site.views import clear_page_cache
+        from public_site.site import clear_page_cache
         from workers.jobs import rebuild_aggregates
 
         result = rebuild_aggregates()

@@ -1,8 +1,7 @@
-"""The residents' questionnaire, the incremental aggregates, and the population command."""
+"""The residents' questionnaire, the figures it refreshes, and the population command."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -13,12 +12,12 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from backend.db import utcnow
-from backend.models import AggregateCell, Area, Feedback, OutboxMessage, ReportStatus, Service
+from backend.models import AggregateCell, Area, Feedback, OutboxMessage, ReportStatus
 from backend.services import outbox
 from backend.services.reports import set_status
 from tests.conftest import reference_path
 from tests.public_site.conftest import add_report, json_of, month_start
-from workers import aggregates
+from workers.publication import cells
 
 TZ = "Europe/Paris"
 
@@ -60,7 +59,7 @@ def test_the_refresh_an_answer_queues_runs_once_and_updates_the_figures(
 ) -> None:
     report = add_report(session, area="1320101", service="streetlight", created=month_start(0))
     session.commit()
-    aggregates.rebuild_all(session=session, tz=TZ)
+    cells.rebuild_all(session=session, tz=TZ)
     set_status(session=session, report=report, status=ReportStatus.FIXED)
     session.commit()
     url = f"/api/v1/reports/{report.tracking_id}/feedback"
@@ -121,89 +120,6 @@ def test_satisfaction_is_published_only_over_enough_answers(
     publish()
     figures = json_of(client.get("/api/v1/indicators?area=Z1"))["figures"]
     assert figures["satisfaction"] == 3.0 and figures["confirmed_pct"] == 80
-
-
-def test_publication_folds_in_what_changed_each_cell_once(session: Session) -> None:
-    rng = random.Random(7)
-    codes = [s.code for s in session.exec(select(Service))]
-    reports = [
-        add_report(
-            session, area=rng.choice("ABC"), service=rng.choice(codes), created=month_start(0)
-        )
-        for _ in range(40)
-    ]
-    session.commit()
-    aggregates.rebuild_all(session=session, tz=TZ)  # sets the watermark
-    # After it: new reports, status changes and a recategorisation, none refreshed by a job.
-    for report in reports[:10]:
-        set_status(session=session, report=report, status=ReportStatus.FIXED)
-    reports[10].service_code = "graffiti" if reports[10].service_code != "graffiti" else "noise"
-    set_status(session=session, report=reports[10], status=ReportStatus.IN_PROGRESS)
-    session.add(reports[10])
-    for _ in range(15):
-        new = add_report(session, area="D", service="streetlight", created=month_start(0))
-        set_status(session=session, report=new, status=ReportStatus.OPEN)
-    session.commit()
-
-    def snapshot() -> dict[tuple[str, str, str], tuple[int, int, int]]:
-        session.expire_all()
-        return {
-            (c.month, c.area_code, c.service_code): (c.reports, c.fixed, c.open_count)
-            for c in session.exec(select(AggregateCell))
-        }
-
-    assert aggregates.catch_up(session=session, tz=TZ) == 26  # reports changed since
-    caught_up = snapshot()
-    assert caught_up[(month_start(0).strftime("%Y-%m"), "D", "streetlight")][0] == 15
-    aggregates.rebuild_all(session=session, tz=TZ)
-    assert caught_up == snapshot()
-
-
-def test_incremental_refresh_agrees_with_a_full_rebuild(session: Session) -> None:
-    rng = random.Random(5)
-    codes = [s.code for s in session.exec(select(Service))]
-    areas = ["A", "B", "C"]
-    reports = [
-        add_report(
-            session,
-            area=rng.choice(areas),
-            service=rng.choice(codes),
-            created=month_start(rng.randint(0, 2)),
-        )
-        for _ in range(60)
-    ]
-    session.commit()
-    aggregates.rebuild_all(session=session, tz=TZ)
-    # Changes after the rebuild: statuses, recategorisations, moves; each refreshed alone.
-    for report in rng.sample(reports, 25):
-        choice = rng.random()
-        if choice < 0.4:
-            set_status(
-                session=session,
-                report=report,
-                status=rng.choice([ReportStatus.FIXED, ReportStatus.REJECTED]),
-            )
-        elif choice < 0.7:
-            report.service_code = rng.choice(codes)
-        else:
-            report.area_code = rng.choice(areas)
-        session.add(report)
-        session.commit()
-        touched = aggregates.refresh_report(session=session, report_id=report.id or 0, tz=TZ)
-        assert 1 <= len(touched) <= 2  # its cell, and the one it left
-        session.commit()
-
-    def snapshot() -> dict[tuple[str, str, str], tuple[int, int, int]]:
-        return {
-            (c.month, c.area_code, c.service_code): (c.reports, c.fixed, c.open_count)
-            for c in session.exec(select(AggregateCell))
-        }
-
-    incremental = snapshot()
-    aggregates.rebuild_all(session=session, tz=TZ)
-    session.expire_all()
-    assert incremental == snapshot()
-    assert sum(v[0] for v in incremental.values()) == 60
 
 
 def test_population_command_loads_the_reference_file(app: Flask, session: Session) -> None:

@@ -22,9 +22,9 @@ from sqlmodel import Session, col, select
 from backend.db import utcnow
 from backend.models import Report, ReportUpdate
 from backend.services import apikeys
-from public_site.publication import spreadsheet_safe
 from tests.public_site.conftest import add_report
 from tests.staff.triage_data import token_for
+from workers.publication.open_data import spreadsheet_safe
 
 VIEUX_PORT = {"lat": 43.2951, "lon": 5.3740}
 ADDRESS = "Chez Mme Karima Benali, 12 rue Paradis, 06 12 34 56 78, karima.benali@example.org"

@@ -36,7 +36,7 @@ def add_reports(session: Session) -> None:
 def publish_job(app: Flask) -> dict[str, Any]:
     """The cron's job (not forced), then a web process that sees the new publication."""
     from public_site import indicators
-    from public_site.views import clear_page_cache
+    from public_site.site import clear_page_cache
     from workers.jobs import publish_aggregates
 
     result = publish_aggregates()
@@ -121,7 +121,7 @@ def test_areas_imported_after_a_publication_get_their_maps_at_the_next_one(
 ) -> None:
     from backend.services.areas import import_areas, read_features
     from public_site import indicators
-    from public_site.views import clear_page_cache
+    from public_site.site import clear_page_cache
 
     add_reports(session)
     publish()

@@ -8,7 +8,7 @@ cells at once (``refresh_report``, through the outbox). A nightly job rebuilds e
 scratch.
 
 The raw cells are internal: the public side reads the published snapshot built from them
-(``public_site.publication``), where small counts are suppressed.
+(``workers.publication.rollup``), where small counts are suppressed.
 """
 
 from __future__ import annotations
@@ -39,17 +39,51 @@ CellKey = tuple[str, str, str]  # month, area_code, service_code
 
 
 @dataclass
-class CellFigures:
-    """The exact figures of one cell."""
+class Figures:
+    """The exact figures of a cell: a raw month cell, or any sum of them in the roll-up.
+
+    ``fix_days`` is a histogram, whole days to fix -> reports (the stored cell's JSON has the
+    days as strings: ``from_cell`` and ``columns`` convert).
+    """
 
     reports: int = 0
     fixed: int = 0
     open_count: int = 0
-    fix_days: dict[str, int] = field(default_factory=dict)
+    fix_days: dict[int, int] = field(default_factory=dict)
     feedback_n: int = 0
     feedback_fixed_yes: int = 0
     satisfaction_n: int = 0
     satisfaction_sum: int = 0
+
+    @classmethod
+    def from_cell(cls, cell: AggregateCell) -> Figures:
+        """The figures of a stored raw cell."""
+        return cls(
+            cell.reports,
+            cell.fixed,
+            cell.open_count,
+            {int(k): v for k, v in (cell.fix_days or {}).items()},
+            cell.feedback_n,
+            cell.feedback_fixed_yes,
+            cell.satisfaction_n,
+            cell.satisfaction_sum,
+        )
+
+    def columns(self) -> dict[str, Any]:
+        """The stored raw cell's columns (``fix_days`` keyed by strings, as JSON keeps them)."""
+        return {**vars(self), "fix_days": {str(k): n for k, n in self.fix_days.items()}}
+
+    def merge(self, other: Figures) -> None:
+        """Add another cell's figures."""
+        self.reports += other.reports
+        self.fixed += other.fixed
+        self.open_count += other.open_count
+        for days, n in other.fix_days.items():
+            self.fix_days[days] = self.fix_days.get(days, 0) + n
+        self.feedback_n += other.feedback_n
+        self.feedback_fixed_yes += other.feedback_fixed_yes
+        self.satisfaction_n += other.satisfaction_n
+        self.satisfaction_sum += other.satisfaction_sum
 
     def add(
         self,
@@ -64,7 +98,7 @@ class CellFigures:
         if status in FIXED_STATUSES:
             self.fixed += 1
             if closed_at is not None:
-                days = str(max(0, int((closed_at - created_at).total_seconds() // 86400)))
+                days = max(0, int((closed_at - created_at).total_seconds() // 86400))
                 self.fix_days[days] = self.fix_days.get(days, 0) + 1
         elif status not in CLOSED_STATUSES:
             self.open_count += 1
@@ -77,7 +111,7 @@ class CellFigures:
                 self.satisfaction_sum += satisfaction
 
 
-def compute_cell(*, session: Session, key: CellKey, tz: str) -> CellFigures:
+def compute_cell(*, session: Session, key: CellKey, tz: str) -> Figures:
     """Exact figures of one cell, from an indexed query on its area and month."""
     month, area_code, service_code = key
     start, end = month_bounds(month, tz)
@@ -104,7 +138,7 @@ def compute_cell(*, session: Session, key: CellKey, tz: str) -> CellFigures:
             == service_code
         )
     )
-    figures = CellFigures()
+    figures = Figures()
     for status, created, closed, code, hint, fb_fixed, fb_sat in session.execute(stmt):
         if service_of(code, hint) != service_code:  # the same rule, kept as the reference
             continue
@@ -113,7 +147,7 @@ def compute_cell(*, session: Session, key: CellKey, tz: str) -> CellFigures:
     return figures
 
 
-def _store(session: Session, key: CellKey, figures: CellFigures) -> None:
+def _store(session: Session, key: CellKey, figures: Figures) -> None:
     cell = session.get(AggregateCell, key)
     if figures.reports == 0:
         if cell is not None:
@@ -121,7 +155,7 @@ def _store(session: Session, key: CellKey, figures: CellFigures) -> None:
         return
     if cell is None:
         cell = AggregateCell(month=key[0], area_code=key[1], service_code=key[2])
-    for name, value in vars(figures).items():
+    for name, value in figures.columns().items():
         setattr(cell, name, value)
     cell.updated_at = utcnow()
     session.add(cell)
@@ -265,9 +299,9 @@ def _iter_reports(session: Session, batch: int = 20_000) -> Iterator[tuple[Any, 
 
 def compute_all(
     rows: Iterable[tuple[Any, ...]], tz: str
-) -> tuple[dict[CellKey, CellFigures], dict[int, CellKey]]:
+) -> tuple[dict[CellKey, Figures], dict[int, CellKey]]:
     """Every cell from report rows ``(id, area, service, hint, status, created, closed, fb...)``."""
-    cells: dict[CellKey, CellFigures] = defaultdict(CellFigures)
+    cells: dict[CellKey, Figures] = defaultdict(Figures)
     keys: dict[int, CellKey] = {}
     month_cache: dict[tuple[int, int, int, int], str] = {}
     for rid, area, code, hint, status, created, closed, fb_fixed, fb_sat in rows:
@@ -291,7 +325,7 @@ def rebuild_all(*, session: Session, tz: str) -> int:
     session.exec(delete(AggregateReportKey))  # type: ignore[call-overload]
     now = utcnow()
     cell_rows = [
-        {"month": k[0], "area_code": k[1], "service_code": k[2], "updated_at": now, **vars(f)}
+        {"month": k[0], "area_code": k[1], "service_code": k[2], "updated_at": now, **f.columns()}
         for k, f in cells.items()
     ]
     key_rows = [

@@ -1,7 +1,7 @@
 """Base maps drawn by folium, in the worker only (the web process never imports this module).
 
 ``import folium`` costs ~75 MB (it pulls branca, jinja2 templates and pandas when installed)
-and a city map takes hundreds of milliseconds: the publication (``public_site.publication``)
+and a city map takes hundreds of milliseconds: the publication (``workers.publication.base_maps``)
 renders a map here only when its inputs changed, and stores it for the pages.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 import folium
 from shapely.geometry import shape
 
-from public_site.maps import EMPTY_FILL, BaseMap, MapSpec, area_geometry
+from public_site.areas import area_geometry
+from public_site.maps import EMPTY_FILL, BaseMap, MapSpec
 
 # The map's starting view before it fits the areas' bounds (Marseille).
 DEFAULT_LOCATION = [43.2965, 5.3698]

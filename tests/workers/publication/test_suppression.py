@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from public_site.suppression import Relation, find_recomputable, protect
+from workers.publication.suppression import Relation, find_recomputable, protect
 
 
 def adversary_bounds(
