@@ -16,12 +16,12 @@ from markupsafe import Markup
 from sqlmodel import col, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from backend.auth import current_staff, staff_page_required
+from backend.auth import current_staff
 from backend.csp import csp_nonce
 from backend.extensions import db
 from backend.models import Area, Signal, SignalStatus
 from backend.services import signals as signals_service
-from backend.staff.views import _lang, render_staff
+from backend.staff.pages import render_staff, staff_language, staff_page_required
 
 bp = Blueprint("staff_signals", __name__, url_prefix="/staff/signals", template_folder="templates")
 
@@ -157,7 +157,7 @@ def signals_map(signals: list[Signal], lang: str, label: str) -> Markup:
 @staff_page_required("analyst", "admin")
 def index() -> str:
     """The latest signals (filters: status, detector, detection day) on a map and a table."""
-    lang = _lang()
+    lang = staff_language()
     text = TEXT[lang]
     status = request.args.get("status") or None
     kind = request.args.get("kind") or None

@@ -17,19 +17,20 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.api.reports import contact_cipher
-from backend.auth import (
-    can_read_contacts,
-    current_staff,
-    harden_page,
-    service_scope,
-    staff_page_required,
-)
+from backend.auth import current_staff
 from backend.extensions import db, redis_conn
 from backend.models import Report, ReportStatus
 from backend.services import public_notes, triage
+from backend.services.access import can_read_contacts, service_scope
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
-from backend.staff.views import _error_page, _lang, render_staff
+from backend.staff.pages import (
+    error_page,
+    harden_page,
+    render_staff,
+    staff_language,
+    staff_page_required,
+)
 
 bp = Blueprint("staff_triage", __name__, url_prefix="/staff", template_folder="templates")
 
@@ -308,7 +309,7 @@ def _harden(response: Response) -> Response:
 @bp.errorhandler(HTTPException)
 def _error(error: HTTPException) -> tuple[str, int]:
     # Pages answer with pages (an expired form, a 404...), like the other /staff pages.
-    return _error_page(error)
+    return error_page(error)
 
 
 def _lang_args() -> dict[str, Any]:
@@ -358,7 +359,7 @@ def _flag(value: str | None) -> bool | None:
 @staff_page_required(*TRIAGE_ROLES)
 def queue() -> str:
     """The triage queue (filters: category to check or not, service, quartier, status)."""
-    lang = _lang()
+    lang = staff_language()
     staff = current_staff()
     scope = service_scope(staff, db.session)
     services = [s for s in list_services(session=db.session) if scope is None or s.code in scope]
@@ -408,7 +409,7 @@ def _detail_page(
     error: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    lang = _lang()
+    lang = staff_language()
     view = triage.staff_view(session=db.session, report=report, lang=lang, contact=contact)
     return (
         render_staff(
@@ -440,7 +441,7 @@ def report(report_id: int) -> tuple[str, int]:
     """A report: its words, the classifier's guess, its history, its linked incidents, forms."""
     found = _visible(report_id)
     if found is None:
-        return _not_found(_lang())
+        return _not_found(staff_language())
     return _detail_page(found)
 
 
@@ -450,7 +451,7 @@ def correct_category(report_id: int) -> BaseResponse | tuple[str, int]:
     """Save the category chosen in the form (a gold label), then back to the queue."""
     if request.method == "GET":
         return _back_to_report(report_id)
-    lang = _lang()
+    lang = staff_language()
     found = _visible(report_id)
     if found is None:
         return _not_found(lang)
@@ -482,7 +483,7 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
     """Save the status and public note of the form, then back to the report."""
     if request.method == "GET":
         return _back_to_report(report_id)
-    lang = _lang()
+    lang = staff_language()
     found = _visible(report_id)
     if found is None:
         return _not_found(lang)
@@ -522,7 +523,7 @@ def show_contact(report_id: int) -> BaseResponse | tuple[str, int]:
         return _back_to_report(report_id)
     found = _visible(report_id)
     if found is None:
-        return _not_found(_lang())
+        return _not_found(staff_language())
     staff = current_staff()
     if not can_read_contacts(staff):
         return _detail_page(found, status=403)
