@@ -1,15 +1,23 @@
 """What every staff page shares, in any blueprint: the layout and its language strings, the
 login and role check with CSRF (:func:`staff_page_required`), the hardened headers, the
-error and login pages."""
+error and login pages.
+
+The pages' words are gettext messages, in English in the code and in French in
+``backend/translations/fr/LC_MESSAGES/messages.po`` (the public site's mechanism, with a
+catalogue of its own: see docs/staff.md). Each page picks its language per request
+(:func:`staff_language`) and translates with it explicitly (:func:`translated`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec
 from urllib.parse import urlsplit
 
 from flask import Response, current_app, make_response, redirect, render_template, request, url_for
+from flask_babel import Domain, force_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -26,77 +34,80 @@ P = ParamSpec("P")
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
-TEXT: dict[str, dict[str, str]] = {
-    "fr": {
-        "title": "Espace agents",
-        "login": "Connexion",
-        "email": "Adresse e-mail",
-        "password": "Mot de passe",
-        "submit": "Se connecter",
-        "logout": "Se déconnecter",
-        "bad_login": "Adresse e-mail ou mot de passe incorrect.",
-        "expired_form": "Le formulaire a expiré ; veuillez réessayer.",
-        "too_many": "Trop de tentatives. Réessayez dans {minutes} min.",
-        "forbidden": "Votre rôle ne donne pas accès à cette page.",
-        "error": "Une erreur est survenue.",
-        "welcome": "Bienvenue",
-        "role": "Rôle",
-        "department": "Direction",
-        "services": "Services",
-        "none": "aucun",
-        "can_do": "Ce que votre rôle permet",
-        "api": "API du personnel",
-        "api_help": (
-            "Les outils et scripts utilisent un jeton (en-tête Authorization: Bearer), "
-            "délivré par un administrateur avec « lanterne staff token »."
-        ),
-        "docs": "Documentation de l'API",
-        "back": "Retour à l'accueil",
-        "other_lang": "English",
-        "pages": "Vos pages",
-        "triage_page": "File de tri : les signalements de vos services, les plus urgents d'abord",
-        "signals_page": "Signaux faibles : carte et tableau",
-    },
-    "en": {
-        "title": "Staff area",
-        "login": "Log in",
-        "email": "E-mail address",
-        "password": "Password",
-        "submit": "Log in",
-        "logout": "Log out",
-        "bad_login": "Wrong e-mail address or password.",
-        "expired_form": "The form expired; please try again.",
-        "too_many": "Too many attempts. Try again in {minutes} min.",
-        "forbidden": "Your role does not give access to this page.",
-        "error": "Something went wrong.",
-        "welcome": "Welcome",
-        "role": "Role",
-        "department": "Department",
-        "services": "Services",
-        "none": "none",
-        "can_do": "What your role can do",
-        "api": "Staff API",
-        "api_help": (
-            "Tools and scripts use a token (Authorization: Bearer header), issued by an "
-            "administrator with 'lanterne staff token'."
-        ),
-        "docs": "API documentation",
-        "back": "Back to the start page",
-        "other_lang": "Français",
-        "pages": "Your pages",
-        "triage_page": "Triage queue: the reports of your services, most urgent first",
-        "signals_page": "Weak signals: map and table",
-    },
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
+domain = Domain(translation_directories=[str(TRANSLATIONS)], domain="messages")
+
+#: A message: its English text, or (context, English text) where one English word has two
+#: French ones (``open``: "ouvert" for a status, "ouverts" for the open statuses).
+Message = str | tuple[str, str]
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext_noop's usual name)
+    """Mark ``message`` for the catalogue; it is translated where it is shown."""
+    return message
+
+
+def NP_(context: str, message: str) -> tuple[str, str]:  # noqa: N802
+    """Mark ``message`` with a context for the catalogue (``pgettext``)."""
+    return (context, message)
+
+
+def _gettext(message: Message) -> str:
+    if isinstance(message, tuple):
+        return domain.pgettext(*message)
+    return domain.gettext(message)
+
+
+def translated(messages: Mapping[str, Message], lang: str) -> dict[str, str]:
+    """``messages`` in ``lang`` (``fr`` or ``en``), by key."""
+    # An explicit locale: Flask-Babel caches its choice on the app context, which the test
+    # client shares between requests (see staff_language).
+    with force_locale(lang):
+        return {key: _gettext(message) for key, message in messages.items()}
+
+
+def translated_list(messages: Iterable[Message], lang: str) -> list[str]:
+    """``messages`` in ``lang``, in order."""
+    with force_locale(lang):
+        return [_gettext(message) for message in messages]
+
+
+TEXT: dict[str, Message] = {
+    "title": N_("Staff area"),
+    "login": NP_("page title", "Log in"),
+    "email": N_("E-mail address"),
+    "password": N_("Password"),
+    "submit": N_("Log in"),
+    "logout": N_("Log out"),
+    "bad_login": N_("Wrong e-mail address or password."),
+    "expired_form": N_("The form expired; please try again."),
+    "too_many": N_("Too many attempts. Try again in {minutes} min."),
+    "forbidden": N_("Your role does not give access to this page."),
+    "error": N_("Something went wrong."),
+    "welcome": N_("Welcome"),
+    "role": N_("Role"),
+    "department": N_("Department"),
+    "services": N_("Services"),
+    "none": N_("none"),
+    "can_do": N_("What your role can do"),
+    "api": N_("Staff API"),
+    "api_help": N_(
+        "Tools and scripts use a token (Authorization: Bearer header), issued by an "
+        "administrator with 'lanterne staff token'."
+    ),
+    "docs": N_("API documentation"),
+    "back": N_("Back to the start page"),
+    "other_lang": N_("Français"),
+    "pages": N_("Your pages"),
+    "triage_page": N_("Triage queue: the reports of your services, most urgent first"),
+    "signals_page": N_("Weak signals: map and table"),
 }
 
-ROLE_NAMES: dict[str, dict[str, str]] = {
-    "fr": {
-        "agent": "Agent",
-        "supervisor": "Responsable de direction",
-        "analyst": "Analyste",
-        "admin": "Administrateur",
-    },
-    "en": {"agent": "Agent", "supervisor": "Supervisor", "analyst": "Analyst", "admin": "Admin"},
+ROLE_NAMES: dict[str, str] = {
+    "agent": N_("Agent"),
+    "supervisor": N_("Supervisor"),
+    "analyst": N_("Analyst"),
+    "admin": N_("Admin"),
 }
 
 
@@ -120,8 +131,8 @@ def render_staff(template: str, **context: Any) -> str:
     return render_template(
         template,
         lang=lang,
-        t=TEXT[lang],
-        role_names=ROLE_NAMES[lang],
+        t=translated(TEXT, lang),
+        role_names=translated(ROLE_NAMES, lang),
         other_lang=other,
         other_lang_url=f"{request.path}?lang={other}",
         signed_in=optional_staff(),
@@ -136,7 +147,7 @@ def error_page(error: HTTPException) -> tuple[str, int]:
     The API's JSON errors would be unreadable here: staff pages answer with pages.
     """
     code = error.code or 500
-    t = TEXT[staff_language()]
+    t = translated(TEXT, staff_language())
     if isinstance(error, CSRFError):
         message = t["expired_form"]
         if request.endpoint == "staff.login":
@@ -176,7 +187,7 @@ def login_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
 def forbidden_page() -> tuple[str, int]:
     """The 403 page for a signed-in member whose role may not open a page."""
     return render_staff(
-        "staff/error.html", code=403, message=TEXT[staff_language()]["forbidden"]
+        "staff/error.html", code=403, message=translated(TEXT, staff_language())["forbidden"]
     ), 403
 
 

@@ -23,6 +23,7 @@ from backend.models import Service
 from backend.services import audit
 from backend.services.staff import InvalidCredentialsError, authenticate
 from backend.staff.pages import (
+    N_,
     TEXT,
     error_page,
     harden_page,
@@ -32,61 +33,35 @@ from backend.staff.pages import (
     safe_next,
     staff_language,
     staff_page_required,
+    translated,
+    translated_list,
 )
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
 
-ROLE_CAPABILITIES: dict[str, dict[str, list[str]]] = {
-    "fr": {
-        "agent": [
-            "Traiter la file des signalements de vos services : catégorie, statut, note publique.",
-            "Corriger une catégorie (cela entraîne le classifieur) et fusionner les doublons.",
-            "Lire les coordonnées d'un signaleur quand il faut le recontacter "
-            "(chaque lecture est journalisée).",
-            "Consulter les signaux faibles de vos services.",
-        ],
-        "supervisor": [
-            "Tout ce que peut un agent, pour toutes les files de votre direction.",
-            "Réaffecter un signalement à un autre service.",
-            "Suivre les délais de traitement de votre direction.",
-        ],
-        "analyst": [
-            "Consulter et qualifier les signaux faibles "
-            "(nouveau, pris en compte, écarté, confirmé).",
-            "Étudier les événements et les indicateurs par quartier.",
-            "Jamais de coordonnées de signaleurs.",
-        ],
-        "admin": [
-            "Créer et désactiver les comptes du personnel, délivrer et révoquer leurs jetons.",
-            "Gérer le catalogue des services.",
-            "Gérer les clés d'API Open311.",
-            "Consulter le journal d'audit.",
-        ],
-    },
-    "en": {
-        "agent": [
-            "Work the report queue of your services: category, status, public note.",
-            "Fix a category (this teaches the classifier) and merge duplicates.",
-            "Read a reporter's contact details when you need to reach them (every read is logged).",
-            "Review the weak signals of your services.",
-        ],
-        "supervisor": [
-            "Everything an agent can do, for every queue of your department.",
-            "Reassign a report to another service.",
-            "Follow your department's time to fix.",
-        ],
-        "analyst": [
-            "Review and qualify weak signals (new, acknowledged, dismissed, confirmed).",
-            "Study events and neighbourhood indicators.",
-            "Never any reporter's contact details.",
-        ],
-        "admin": [
-            "Create and disable staff accounts, issue and revoke their tokens.",
-            "Manage the service catalogue.",
-            "Manage Open311 API keys.",
-            "Read the audit log.",
-        ],
-    },
+ROLE_CAPABILITIES: dict[str, list[str]] = {
+    "agent": [
+        N_("Work the report queue of your services: category, status, public note."),
+        N_("Fix a category (this teaches the classifier) and merge duplicates."),
+        N_("Read a reporter's contact details when you need to reach them (every read is logged)."),
+        N_("Review the weak signals of your services."),
+    ],
+    "supervisor": [
+        N_("Everything an agent can do, for every queue of your department."),
+        N_("Reassign a report to another service."),
+        N_("Follow your department's time to fix."),
+    ],
+    "analyst": [
+        N_("Review and qualify weak signals (new, acknowledged, dismissed, confirmed)."),
+        N_("Study events and neighbourhood indicators."),
+        N_("Never any reporter's contact details."),
+    ],
+    "admin": [
+        N_("Create and disable staff accounts, issue and revoke their tokens."),
+        N_("Manage the service catalogue."),
+        N_("Manage Open311 API keys."),
+        N_("Read the audit log."),
+    ],
 }
 
 
@@ -140,7 +115,7 @@ def login() -> tuple[str, int] | BaseResponse:
         )
     except InvalidCredentialsError:
         request.environ[LOGIN_FAILED] = True
-        return login_page(TEXT[staff_language()]["bad_login"], 200)
+        return login_page(translated(TEXT, staff_language())["bad_login"], 200)
     start_staff_session(staff)
     return redirect(safe_next(request.form.get("next")))
 
@@ -180,7 +155,7 @@ def home() -> str:
         "staff/home.html",
         staff=staff,
         services=[s.name(lang) for s in services],
-        capabilities=ROLE_CAPABILITIES[lang][staff.role],
+        capabilities=translated_list(ROLE_CAPABILITIES[staff.role], lang),
         pages=_pages(staff.role, lang),
     )
 
@@ -200,7 +175,7 @@ def _pages(role: str, lang: str) -> list[tuple[str, str]]:
     if request.args.get("lang") in ("fr", "en"):
         query["lang"] = request.args["lang"]
     return [
-        (TEXT[lang][key], url_for(endpoint, **query))
+        (translated(TEXT, lang)[key], url_for(endpoint, **query))
         for endpoint, key in ROLE_PAGES.get(role, [])
         if endpoint.split(".")[0] in current_app.blueprints
     ]
