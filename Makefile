@@ -33,6 +33,8 @@ $(MODEL): $(INSTALLED) $(MODEL_INPUTS)
 
 translations: $(INSTALLED)
 	$(BIN)/pybabel compile -d public_site/translations
+	$(BIN)/pybabel compile -d backend/translations
+	$(BIN)/pybabel compile -d workers/translations
 
 # Debian's Chromium for the real-browser tests (Playwright drives it; it never downloads one).
 browser:

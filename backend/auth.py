@@ -1,4 +1,4 @@
-"""Who is asking and what they may see.
+"""Who is asking: the request's staff identity.
 
 Two ways in, never mixed:
 
@@ -6,12 +6,12 @@ Two ways in, never mixed:
   never sends that header by itself, so the API needs no CSRF protection; accepting the
   session cookie there would make every API call forgeable from another site.
 - the staff **pages** (``/staff/...``) take the session cookie set at login, and every form
-  they post carries a CSRF token (Flask-WTF), checked by :func:`staff_page_required` and by
-  the ``/staff`` blueprint.
+  they post carries a CSRF token (Flask-WTF), checked by
+  ``backend.staff.pages.staff_page_required`` and by the ``/staff`` blueprint.
 
-Roles say which endpoints a person may call (:func:`roles_required`); scope says which
-services' reports they may see (:func:`can_see_service`, :func:`service_filter`). What a role
-may not see is answered exactly like what does not exist (:func:`visible_or_404`).
+Roles say which endpoints a person may call (:func:`roles_required`); which services' reports
+they may see is an access rule of ``backend.services.access``. What a role may not see is
+answered exactly like what does not exist (:func:`visible_or_404`).
 """
 
 from __future__ import annotations
@@ -24,48 +24,27 @@ from copy import deepcopy
 from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
-from flask import (
-    Response,
-    current_app,
-    g,
-    has_request_context,
-    make_response,
-    redirect,
-    request,
-    url_for,
-)
+from flask import Response, current_app, g, has_request_context, request
 from flask import session as web_session
-from sqlalchemy import false, true
-from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col, select
 
 from backend.api.common import fail
-from backend.csp import set_policy
 from backend.extensions import db
-from backend.models import Service
-from backend.models.staff import ROLES, Role, StaffUser
+from backend.models.staff import ROLES, StaffUser
 from backend.services.staff import get_staff, staff_for_token
 
 __all__ = [
-    "CONTACT_ROLES",
-    "NOT_FOUND_MESSAGE",
     "LOGIN_FAILED",
+    "NOT_FOUND_MESSAGE",
+    "check_roles",
     "bearer_token",
-    "can_read_contacts",
-    "can_see_service",
     "current_staff",
     "end_staff_session",
-    "harden_page",
     "login_account_key",
     "login_failed",
     "login_retry_minutes",
     "optional_staff",
-    "protect_form",
     "roles_required",
-    "service_filter",
-    "service_scope",
     "session_staff",
-    "staff_page_required",
     "start_staff_session",
     "visible_or_404",
 ]
@@ -74,11 +53,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
-# Contact details are for the people who work the cases; analysts never see them, and admins
-# manage accounts and the catalogue, not cases (DESIGN.md, "Privacy rules").
-CONTACT_ROLES: frozenset[str] = frozenset({Role.AGENT, Role.SUPERVISOR})
 NOT_FOUND_MESSAGE = "Not found."
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 # --- the staff API: bearer tokens -----------------------------------------------------------
@@ -112,7 +87,8 @@ def _staff_from_bearer() -> StaffUser:
     return staff
 
 
-def _check_roles(roles: tuple[str, ...]) -> frozenset[str]:
+def check_roles(roles: tuple[str, ...]) -> frozenset[str]:
+    """The roles a decorator allows (none named: every role); an unknown name is an error."""
     unknown = [role for role in roles if role not in ROLES]
     if unknown:
         # Raised at import time, so a typo in a role name cannot silently lock everyone out.
@@ -128,7 +104,7 @@ def roles_required(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     Place it above ``@blp.arguments`` so that anonymous callers learn nothing about the
     input. The OpenAPI document shows the bearer security and the 401/403 answers.
     """
-    allowed = _check_roles(roles)
+    allowed = check_roles(roles)
 
     def decorator(func: Callable[P, R]) -> Callable[P, R]:
         @wraps(func)
@@ -183,7 +159,7 @@ def _require_current() -> StaffUser:
 class _CurrentStaff:
     """``current_staff()`` returns the request's StaffUser; ``current_staff.email`` works too.
 
-    Only views behind :func:`roles_required` or :func:`staff_page_required` have one;
+    Only views behind :func:`roles_required` or ``staff_page_required`` have one;
     elsewhere both forms answer 401.
     """
 
@@ -207,49 +183,7 @@ class _CurrentStaff:
 current_staff = _CurrentStaff()
 
 
-# --- scope: which services' reports ---------------------------------------------------------
-
-
-def service_scope(staff: StaffUser, session: Session) -> frozenset[str] | None:
-    """The service codes whose reports ``staff`` may see; None means every service.
-
-    Agents: their services. Supervisors: their department's services, plus any listed.
-    Analysts and admins: every service (their endpoints are limited by role instead, and
-    contact details by :func:`can_read_contacts`).
-    """
-    if staff.role in (Role.ANALYST, Role.ADMIN):
-        return None
-    codes = set(staff.service_codes or ())
-    if staff.role == Role.SUPERVISOR and staff.department:
-        in_department = select(Service.code).where(Service.department == staff.department)
-        codes.update(session.exec(in_department))
-    return frozenset(codes)
-
-
-def can_see_service(staff: StaffUser, service_code: str | None, session: Session) -> bool:
-    """Whether ``staff`` may see reports of ``service_code`` (None: not yet routed)."""
-    scope = service_scope(staff, session)
-    if scope is None:
-        return True
-    return service_code is not None and service_code in scope
-
-
-def service_filter(staff: StaffUser, column: Any, session: Session) -> ColumnElement[bool]:
-    """A WHERE clause keeping the rows of ``column`` (a service-code column) ``staff`` may see.
-
-    ``select(Report).where(service_filter(staff, Report.service_code, session))``
-    """
-    scope = service_scope(staff, session)
-    if scope is None:
-        return true()
-    if not scope:
-        return false()
-    return col(column).in_(sorted(scope))
-
-
-def can_read_contacts(staff: StaffUser) -> bool:
-    """Whether the role may read reporters' contact details (every read goes to the audit log)."""
-    return staff.role in CONTACT_ROLES
+# --- what a role may not see ---------------------------------------------------------------
 
 
 def visible_or_404(
@@ -357,46 +291,3 @@ def login_retry_minutes() -> int:
     if current is None:
         return 1
     return max(1, round((current.reset_at - time.time()) / 60))
-
-
-def protect_form() -> None:
-    """Refuse (400) a state-changing request without a valid CSRF token (Flask-WTF)."""
-    if request.method not in _SAFE_METHODS:
-        current_app.extensions["csrf"].protect()
-
-
-def harden_page(response: Response) -> Response:
-    """Headers of every staff page: they show personal data, so never cached nor framed,
-    and they run only this site's scripts and the inline ones carrying the page's nonce."""
-    set_policy(response)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-def staff_page_required(*roles: str) -> Callable[[Callable[P, Any]], Callable[P, Response]]:
-    """Decorate a staff page (in any blueprint): login required (redirect to the login page),
-    role checked (403 page; no roles: any staff), CSRF token checked on POST/PUT/PATCH/DELETE,
-    and the page hardened (:func:`harden_page`)."""
-    allowed = _check_roles(roles)
-
-    def decorator(func: Callable[P, Any]) -> Callable[P, Response]:
-        @wraps(func)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-            protect_form()
-            staff = session_staff()
-            if staff is None:
-                end_staff_session()
-                target = request.full_path.rstrip("?")
-                return harden_page(make_response(redirect(url_for("staff.login", next=target))))
-            if staff.role not in allowed:
-                from backend.staff.views import forbidden_page  # the pages import this module
-
-                return harden_page(make_response(forbidden_page()))
-            return harden_page(make_response(func(*args, **kwargs)))
-
-        return wrapper
-
-    return decorator

@@ -132,6 +132,31 @@ def areas_import(
     )
 
 
+@areas_group.command("population")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--code-field", required=True, help="column holding the area code")
+@click.option("--population-field", required=True, help="column holding the population")
+@with_appcontext
+def areas_population(file: Path, code_field: str, population_field: str) -> None:
+    """Load the population of each area from a CSV (comma, semicolon or tab separated)."""
+    from backend.services.areas import PopulationError, load_population
+
+    try:
+        with db.new_session() as session:
+            summary = load_population(
+                session=session,
+                path=file,
+                code_field=code_field,
+                population_field=population_field,
+            )
+    except PopulationError as exc:
+        raise click.ClickException(f"{exc}. Nothing was loaded.") from exc
+    click.echo(f"Population loaded for {summary.updated} areas.")
+    if summary.unknown:
+        shown = ", ".join(summary.unknown[:10]) + ("..." if len(summary.unknown) > 10 else "")
+        click.echo(f"{len(summary.unknown)} codes match no imported area: {shown}", err=True)
+
+
 # --- outbox ---------------------------------------------------------------------------------
 
 
@@ -333,6 +358,3 @@ def run(host: str, port: int, web_workers: int) -> None:
     # supervisord takes this process's place: its pid is the one to signal.
     supervisord = [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)]
     os.execve(sys.executable, supervisord, env)  # noqa: S606 (our interpreter, no shell)
-
-
-from backend import cli_public  # noqa: E402, F401  (adds "areas population")

@@ -146,9 +146,8 @@ def main() -> None:
             PUBLIC_DATA_PATH=str(instance / "public_data"),
         )
         with app.app_context():
-            from backend.cli_public import load_population
             from backend.extensions import db
-            from backend.services.areas import import_areas, read_features
+            from backend.services.areas import import_areas, load_population, read_features
 
             with db.new_session() as session:
                 import_areas(

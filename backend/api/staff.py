@@ -7,9 +7,10 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
-from backend.auth import can_read_contacts, current_staff, roles_required, service_scope
+from backend.auth import current_staff, roles_required
 from backend.extensions import db
 from backend.schemas.staff import StaffMeSchema
+from backend.services.access import can_read_contacts, service_scope
 
 blp = Blueprint("staff_api", __name__, url_prefix="/api/v1/staff", description="Staff")
 

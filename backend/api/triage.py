@@ -15,7 +15,7 @@ from flask_smorest.pagination import PaginationParameters
 
 from backend.api.common import fail
 from backend.api.reports import contact_cipher
-from backend.auth import can_read_contacts, current_staff, roles_required, visible_or_404
+from backend.auth import current_staff, roles_required, visible_or_404
 from backend.extensions import db, redis_conn
 from backend.models import Report
 from backend.schemas.triage import (
@@ -27,7 +27,8 @@ from backend.schemas.triage import (
     TriageQueryArgsSchema,
 )
 from backend.services import public_notes, triage
-from backend.staff.views import staff_language
+from backend.services.access import can_read_contacts
+from backend.staff.pages import staff_language
 
 blp = Blueprint(
     "triage_api",

@@ -1,7 +1,9 @@
-"""Areas: import from GeoJSON, and locate a point in its area with an STRtree index."""
+"""Areas: import from GeoJSON, load their population from a CSV, and locate a point in its
+area with an STRtree index."""
 
 from __future__ import annotations
 
+import csv
 import json
 import threading
 import time
@@ -230,3 +232,65 @@ def iter_areas(*, session: Session, level: str | None = None) -> Iterator[Area]:
     if level is not None:
         stmt = stmt.where(Area.level == level)
     yield from session.exec(stmt)
+
+
+# --- population ---------------------------------------------------------------------------
+
+
+class PopulationError(ValueError):
+    """A population file that cannot be loaded; the message says where and why."""
+
+
+@dataclass
+class PopulationSummary:
+    """What a population load did."""
+
+    updated: int = 0
+    unknown: list[str] = field(default_factory=list)
+
+
+def load_population(
+    *, session: Session, path: Path, code_field: str, population_field: str
+) -> PopulationSummary:
+    """Set ``Area.population`` from a CSV; all rows are checked before anything is saved."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            sample = handle.read(4096)
+            handle.seek(0)
+            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+            reader = csv.DictReader(handle, dialect=dialect)
+            fields = reader.fieldnames or []
+            for name in (code_field, population_field):
+                if name not in fields:
+                    raise PopulationError(f"{path}: no column '{name}' (has: {', '.join(fields)})")
+            values: dict[str, int] = {}
+            for line, row in enumerate(reader, start=2):
+                code = (row[code_field] or "").strip()
+                raw = (row[population_field] or "").strip().replace(" ", "").replace("\u202f", "")
+                if not code:
+                    raise PopulationError(f"{path}, line {line}: empty code")
+                try:
+                    population = int(float(raw))
+                except ValueError as exc:
+                    raise PopulationError(
+                        f"{path}, line {line}: population '{raw}' is not a number"
+                    ) from exc
+                if population < 0:
+                    raise PopulationError(f"{path}, line {line}: negative population")
+                values[code] = population
+    except FileNotFoundError as exc:
+        raise PopulationError(f"{path}: no such file") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PopulationError(f"{path}: not a readable CSV file ({exc})") from exc
+    areas = {a.code: a for a in session.exec(select(Area))}
+    summary = PopulationSummary()
+    for code, population in values.items():
+        area = areas.get(code)
+        if area is None:
+            summary.unknown.append(code)
+            continue
+        area.population = population
+        session.add(area)
+        summary.updated += 1
+    session.commit()
+    return summary

@@ -25,11 +25,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from backend.auth import can_see_service, service_filter
 from backend.db import utcnow
 from backend.models import Contact, Report, ReportStatus, ReportUpdate, Service, StaffUser
 from backend.models.nlp import CategoryCorrection
 from backend.services import audit, outbox, public_notes
+from backend.services.access import can_see_service, service_filter
 from backend.services.catalogue import get_active_service
 from backend.services.classification import UnknownCategoryError, correct_category
 from backend.services.contacts import ContactCipher, ContactDetails, read_contact
@@ -488,7 +488,8 @@ def read_contact_logged(
 ) -> ContactDetails | None:
     """Decrypt a report's contact details for ``staff``, logging the read first (commits).
 
-    The caller checks the role (``backend.auth.can_read_contacts``); None when there are none.
+    The caller checks the role (``backend.services.access.can_read_contacts``); None when there
+    are none.
     """
     assert report.id is not None
     details = read_contact(session=session, cipher=cipher, report_id=report.id)

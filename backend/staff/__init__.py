@@ -3,7 +3,7 @@
 Pages authenticate with the session cookie set at login; every form carries a CSRF token
 (Flask-WTF). The JSON API never reads that cookie (bearer tokens only), so it needs no CSRF
 token: CSRF is checked on this blueprint, and on any page decorated with
-``backend.auth.staff_page_required``, not app-wide.
+``backend.staff.pages.staff_page_required``, not app-wide.
 """
 
 from __future__ import annotations

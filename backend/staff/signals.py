@@ -16,65 +16,40 @@ from markupsafe import Markup
 from sqlmodel import col, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from backend.auth import current_staff, staff_page_required
+from backend.auth import current_staff
 from backend.csp import csp_nonce
 from backend.extensions import db
 from backend.models import Area, Signal, SignalStatus
 from backend.services import signals as signals_service
-from backend.staff.views import _lang, render_staff
+from backend.staff.pages import N_, render_staff, staff_language, staff_page_required, translated
 
 bp = Blueprint("staff_signals", __name__, url_prefix="/staff/signals", template_folder="templates")
 
 PAGE_SIZE = 100
 KIND_COLOURS = {"scan": "#d7301f", "temporal": "#2b8cbe", "cooccurrence": "#6a51a3"}
 
-TEXT: dict[str, dict[str, str]] = {
-    "fr": {
-        "heading": "Signaux faibles",
-        "map_label": "Carte des quartiers concernés par les signaux affichés",
-        "filter": "Filtrer",
-        "all": "tous",
-        "status": "Statut",
-        "kind": "Détecteur",
-        "day": "Jour de détection",
-        "what": "Ce qui a été détecté",
-        "span": "Période",
-        "recurrence": "Récurrence par hasard (jours)",
-        "change": "Enregistrer",
-        "note": "Note",
-        "none": "Aucun signal pour ces filtres.",
-        "count": "signaux",
-        "scan": "Regroupement spatio-temporel",
-        "temporal": "Pic dans un quartier",
-        "cooccurrence": "Facteur explicatif",
-        "new": "nouveau",
-        "acknowledged": "pris en compte",
-        "dismissed": "écarté",
-        "confirmed": "confirmé",
-    },
-    "en": {
-        "heading": "Weak signals",
-        "map_label": "Map of the quartiers of the signals shown",
-        "filter": "Filter",
-        "all": "all",
-        "status": "Status",
-        "kind": "Detector",
-        "day": "Detection day",
-        "what": "What was found",
-        "span": "Period",
-        "recurrence": "Recurrence by chance (days)",
-        "change": "Save",
-        "note": "Note",
-        "none": "No signal for these filters.",
-        "count": "signals",
-        "scan": "Space-time cluster",
-        "temporal": "Spike in one quartier",
-        "cooccurrence": "Explanatory factor",
-        "new": "new",
-        "acknowledged": "acknowledged",
-        "dismissed": "dismissed",
-        "confirmed": "confirmed",
-    },
+TEXT: dict[str, str] = {
+    "heading": N_("Weak signals"),
+    "map_label": N_("Map of the quartiers of the signals shown"),
+    "filter": N_("Filter"),
+    "all": N_("all"),
+    "status": N_("Status"),
+    "kind": N_("Detector"),
+    "day": N_("Detection day"),
+    "what": N_("What was found"),
+    "span": N_("Period"),
+    "recurrence": N_("Recurrence by chance (days)"),
+    "change": N_("Save"),
+    "note": N_("Note"),
+    "none": N_("No signal for these filters."),
+    "count": N_("signals"),
+    "scan": N_("Space-time cluster"),
+    "temporal": N_("Spike in one quartier"),
+    "cooccurrence": N_("Explanatory factor"),
+    "new": N_("new"),
+    "acknowledged": N_("acknowledged"),
+    "dismissed": N_("dismissed"),
+    "confirmed": N_("confirmed"),
 }
 
 
@@ -157,8 +132,8 @@ def signals_map(signals: list[Signal], lang: str, label: str) -> Markup:
 @staff_page_required("analyst", "admin")
 def index() -> str:
     """The latest signals (filters: status, detector, detection day) on a map and a table."""
-    lang = _lang()
-    text = TEXT[lang]
+    lang = staff_language()
+    text = translated(TEXT, lang)
     status = request.args.get("status") or None
     kind = request.args.get("kind") or None
     filters = signals_service.SignalFilters(

@@ -17,286 +17,157 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.api.reports import contact_cipher
-from backend.auth import (
-    can_read_contacts,
-    current_staff,
-    harden_page,
-    service_scope,
-    staff_page_required,
-)
+from backend.auth import current_staff
 from backend.extensions import db, redis_conn
 from backend.models import Report
 from backend.services import public_notes, triage
+from backend.services.access import can_read_contacts, service_scope
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
 from backend.services.workflow import STATUSES
-from backend.staff.views import _error_page, _lang, render_staff
+from backend.staff.pages import (
+    N_,
+    NP_,
+    Message,
+    error_page,
+    harden_page,
+    render_staff,
+    staff_language,
+    staff_page_required,
+    translated,
+)
 
 bp = Blueprint("staff_triage", __name__, url_prefix="/staff", template_folder="templates")
 
 PAGE_SIZE = 50
 TRIAGE_ROLES = ("agent", "supervisor")
 
-TEXT: dict[str, dict[str, str]] = {
-    "fr": {
-        "heading": "File de tri",
-        "intro": (
-            "Les signalements de vos services, les plus urgents d'abord. Priorité = incertitude "
-            "du classement + retard sur le délai cible du service + liens avec des incidents "
-            "officiels."
-        ),
-        "needs_triage": "Catégorie",
-        "to_triage": "à vérifier",
-        "routed": "déjà vérifiée",
-        "service": "Service",
-        "area": "Quartier (code)",
-        "status": "Statut",
-        "open_statuses": "ouverts",
-        "filter": "Filtrer",
-        "all": "tous",
-        "count": "signalements",
-        "none": "Aucun signalement pour ces filtres.",
-        "priority": "Priorité",
-        "uncertainty": "incertitude",
-        "lateness": "retard",
-        "links": "liens",
-        "report": "Signalement",
-        "received_on": "reçu le",
-        "age": "âge",
-        "days": "j",
-        "target": "délai cible",
-        "confidence": "confiance",
-        "description": "Description",
-        "incidents": "Incidents officiels liés",
-        "no_incidents": "aucun",
-        "at": "à",
-        "after": "après",
-        "before": "avant",
-        "hours": "h",
-        "open": "Ouvrir",
-        "previous": "Page précédente",
-        "next": "Page suivante",
-        "page": "Page",
-        "saved_category": "Catégorie enregistrée (étiquette de référence pour le classifieur).",
-        "saved_status": "Statut enregistré.",
-        "detail_heading": "Signalement",
-        "original": "Texte du signalement (réservé au personnel)",
-        "public_text": "Texte publiable (données personnelles retirées)",
-        "not_yet": "pas encore",
-        "address": "Adresse",
-        "address_public": "Adresse publiable",
-        "note_published": "Publiée :",
-        "note_removed": "retiré :",
-        "note_nothing_removed": "rien de retiré",
-        "note_pending": "en cours de nettoyage : rien n'en est publié pour l'instant",
-        "position": "Position",
-        "photo": "Photo",
-        "prediction": "Classement automatique",
-        "model": "modèle",
-        "hint": "Catégorie choisie par l'habitant",
-        "no_hint": "aucune",
-        "history": "Historique",
-        "when": "Date",
-        "public_note": "Note publique",
-        "author": "Auteur",
-        "corrections": "Corrections de catégorie",
-        "correct": "Corriger la catégorie",
-        "correct_help": (
-            "Enregistrée comme étiquette de référence pour réentraîner le classifieur ; "
-            "le signalement quitte la file de tri."
-        ),
-        "save_category": "Enregistrer la catégorie",
-        "change_status": "Changer le statut",
-        "note_help": "Lue par l'habitant sur sa page de suivi ; obligatoire pour un rejet.",
-        "save_status": "Enregistrer le statut",
-        "no_transition": "Aucun changement de statut possible.",
-        "contact": "Coordonnées de l'habitant",
-        "has_contact": "L'habitant a laissé des coordonnées.",
-        "no_contact": "Aucune coordonnée.",
-        "show_contact": "Afficher les coordonnées (lecture journalisée)",
-        "email": "E-mail",
-        "phone": "Téléphone",
-        "consent": "accepte les notifications",
-        "back_to_queue": "Retour à la file de tri",
-        "kind": "Type",
-        "distance": "Distance",
-        "lag": "Décalage",
-        "rule": "Règle",
-        "source": "Source",
-        "m": "m",
-        "colon": "\u00a0:",
-        "received_label": "Reçu le",
-        "confidence_label": "Confiance",
-    },
-    "en": {
-        "heading": "Triage queue",
-        "intro": (
-            "The reports of your services, most urgent first. Priority = uncertainty of the "
-            "category + lateness against the service's target + links to official incidents."
-        ),
-        "needs_triage": "Category",
-        "to_triage": "to check",
-        "routed": "already checked",
-        "service": "Service",
-        "area": "Quartier (code)",
-        "status": "Status",
-        "open_statuses": "open",
-        "filter": "Filter",
-        "all": "all",
-        "count": "reports",
-        "none": "No report for these filters.",
-        "priority": "Priority",
-        "uncertainty": "uncertainty",
-        "lateness": "lateness",
-        "links": "links",
-        "report": "Report",
-        "received_on": "received",
-        "age": "age",
-        "days": "d",
-        "target": "target",
-        "confidence": "confidence",
-        "description": "Description",
-        "incidents": "Linked official incidents",
-        "no_incidents": "none",
-        "at": "at",
-        "after": "after",
-        "before": "before",
-        "hours": "h",
-        "open": "Open",
-        "previous": "Previous page",
-        "next": "Next page",
-        "page": "Page",
-        "saved_category": "Category saved (a gold label for the classifier).",
-        "saved_status": "Status saved.",
-        "detail_heading": "Report",
-        "original": "The report's text (staff only)",
-        "public_text": "Publishable text (personal data removed)",
-        "not_yet": "not yet",
-        "address": "Address",
-        "address_public": "Publishable address",
-        "note_published": "Published:",
-        "note_removed": "removed:",
-        "note_nothing_removed": "nothing removed",
-        "note_pending": "being scrubbed: nothing of it is public yet",
-        "position": "Position",
-        "photo": "Photo",
-        "prediction": "Automatic category",
-        "model": "model",
-        "hint": "Category chosen by the resident",
-        "no_hint": "none",
-        "history": "History",
-        "when": "Date",
-        "public_note": "Public note",
-        "author": "Author",
-        "corrections": "Category corrections",
-        "correct": "Correct the category",
-        "correct_help": (
-            "Stored as a gold label to retrain the classifier; the report leaves the triage queue."
-        ),
-        "save_category": "Save the category",
-        "change_status": "Change the status",
-        "note_help": "Read by the resident on their tracking page; required for a rejection.",
-        "save_status": "Save the status",
-        "no_transition": "No status change possible.",
-        "contact": "The resident's contact details",
-        "has_contact": "The resident left contact details.",
-        "no_contact": "No contact details.",
-        "show_contact": "Show the contact details (the read is logged)",
-        "email": "E-mail",
-        "phone": "Phone",
-        "consent": "accepts notifications",
-        "back_to_queue": "Back to the triage queue",
-        "kind": "Kind",
-        "distance": "Distance",
-        "lag": "Lag",
-        "rule": "Rule",
-        "source": "Source",
-        "m": "m",
-        "colon": ":",
-        "received_label": "Received",
-        "confidence_label": "Confidence",
-    },
+TEXT: dict[str, Message] = {
+    "heading": N_("Triage queue"),
+    "intro": N_(
+        "The reports of your services, most urgent first. Priority = uncertainty of the "
+        "category + lateness against the service's target + links to official incidents."
+    ),
+    "needs_triage": N_("Category"),
+    "to_triage": N_("to check"),
+    "routed": N_("already checked"),
+    "service": N_("Service"),
+    "area": N_("Quartier (code)"),
+    "status": N_("Status"),
+    "open_statuses": N_("open"),
+    "filter": N_("Filter"),
+    "all": N_("all"),
+    "count": N_("reports"),
+    "none": N_("No report for these filters."),
+    "priority": N_("Priority"),
+    "uncertainty": N_("uncertainty"),
+    "lateness": N_("lateness"),
+    "links": N_("links"),
+    "report": N_("Report"),
+    "received_on": N_("received"),
+    "age": N_("age"),
+    "days": N_("d"),
+    "target": N_("target"),
+    "confidence": N_("confidence"),
+    "description": N_("Description"),
+    "incidents": N_("Linked official incidents"),
+    "no_incidents": N_("none"),
+    "at": N_("at"),
+    "after": N_("after"),
+    "before": N_("before"),
+    "hours": N_("h"),
+    "open": N_("Open"),
+    "previous": N_("Previous page"),
+    "next": N_("Next page"),
+    "page": N_("Page"),
+    "saved_category": N_("Category saved (a gold label for the classifier)."),
+    "saved_status": N_("Status saved."),
+    "detail_heading": N_("Report"),
+    "original": N_("The report's text (staff only)"),
+    "public_text": N_("Publishable text (personal data removed)"),
+    "not_yet": N_("not yet"),
+    "address": N_("Address"),
+    "address_public": N_("Publishable address"),
+    "note_published": N_("Published:"),
+    "note_removed": N_("removed:"),
+    "note_nothing_removed": N_("nothing removed"),
+    "note_pending": N_("being scrubbed: nothing of it is public yet"),
+    "position": N_("Position"),
+    "photo": N_("Photo"),
+    "prediction": N_("Automatic category"),
+    "model": N_("model"),
+    "hint": N_("Category chosen by the resident"),
+    "no_hint": NP_("category", "none"),
+    "history": N_("History"),
+    "when": N_("Date"),
+    "public_note": N_("Public note"),
+    "author": N_("Author"),
+    "corrections": N_("Category corrections"),
+    "correct": N_("Correct the category"),
+    "correct_help": N_(
+        "Stored as a gold label to retrain the classifier; the report leaves the triage queue."
+    ),
+    "save_category": N_("Save the category"),
+    "change_status": N_("Change the status"),
+    "note_help": N_("Read by the resident on their tracking page; required for a rejection."),
+    "save_status": N_("Save the status"),
+    "no_transition": N_("No status change possible."),
+    "contact": N_("The resident's contact details"),
+    "has_contact": N_("The resident left contact details."),
+    "no_contact": N_("No contact details."),
+    "show_contact": N_("Show the contact details (the read is logged)"),
+    "email": N_("E-mail"),
+    "phone": N_("Phone"),
+    "consent": N_("accepts notifications"),
+    "back_to_queue": N_("Back to the triage queue"),
+    "kind": N_("Kind"),
+    "distance": N_("Distance"),
+    "lag": N_("Lag"),
+    "rule": N_("Rule"),
+    "source": N_("Source"),
+    "m": N_("m"),
+    "colon": N_(":"),
+    "received_label": N_("Received"),
+    "confidence_label": N_("Confidence"),
 }
 
-STATUS_NAMES: dict[str, dict[str, str]] = {
-    "fr": {
-        "received": "reçu",
-        "open": "ouvert",
-        "in_progress": "en cours",
-        "fixed": "réparé",
-        "closed": "clos",
-        "rejected": "rejeté",
-        "duplicate": "doublon",
-    },
-    "en": {
-        "received": "received",
-        "open": "open",
-        "in_progress": "in progress",
-        "fixed": "fixed",
-        "closed": "closed",
-        "rejected": "rejected",
-        "duplicate": "duplicate",
-    },
+STATUS_NAMES: dict[str, Message] = {
+    "received": NP_("report status", "received"),
+    "open": NP_("report status", "open"),
+    "in_progress": NP_("report status", "in progress"),
+    "fixed": NP_("report status", "fixed"),
+    "closed": NP_("report status", "closed"),
+    "rejected": NP_("report status", "rejected"),
+    "duplicate": NP_("report status", "duplicate"),
 }
 
 # The worst injury of an accident (BAAC), as linking counts it.
 # The kinds of personal data the scrubber removes (``nlp.scrub.KINDS``), as agents read them.
-KIND_NAMES: dict[str, dict[str, str]] = {
-    "fr": {
-        "name": "nom",
-        "phone": "téléphone",
-        "email": "e-mail",
-        "address": "adresse",
-        "plate": "plaque",
-        "iban": "IBAN",
-    },
-    "en": {
-        "name": "name",
-        "phone": "phone",
-        "email": "e-mail",
-        "address": "address",
-        "plate": "plate",
-        "iban": "IBAN",
-    },
+KIND_NAMES: dict[str, str] = {
+    "name": N_("name"),
+    "phone": N_("phone"),
+    "email": N_("e-mail"),
+    "address": N_("address"),
+    "plate": N_("plate"),
+    "iban": N_("IBAN"),
 }
-SEVERITY_NAMES: dict[str, dict[str, str]] = {
-    "fr": {
-        "killed": "tué",
-        "hospitalised": "blessé hospitalisé",
-        "light_injury": "blessé léger",
-        "unhurt": "indemne",
-    },
-    "en": {
-        "killed": "killed",
-        "hospitalised": "hospitalised",
-        "light_injury": "light injury",
-        "unhurt": "unhurt",
-    },
+SEVERITY_NAMES: dict[str, str] = {
+    "killed": N_("killed"),
+    "hospitalised": N_("hospitalised"),
+    "light_injury": N_("light injury"),
+    "unhurt": N_("unhurt"),
 }
 
-ERRORS: dict[str, dict[str, str]] = {
-    "fr": {
-        "not_found": "Aucun signalement n'a ce numéro.",
-        "unknown_service": "Ce service n'existe pas dans le catalogue.",
-        "transition": "Ce changement de statut n'est pas possible depuis le statut actuel.",
-        "received": "Un signalement ne revient jamais au statut « reçu ».",
-        "duplicate": "Un doublon se marque en le fusionnant avec le signalement d'origine.",
-        "already": "Le signalement a déjà ce statut.",
-        "note_required": "Une note publique est obligatoire pour un rejet : dites pourquoi.",
-        "note_too_long": "La note publique est limitée à 2 000 caractères.",
-        "unknown_status": "Statut inconnu.",
-    },
-    "en": {
-        "not_found": "No report has this number.",
-        "unknown_service": "This service is not in the catalogue.",
-        "transition": "This status change is not possible from the current status.",
-        "received": "A report never goes back to 'received'.",
-        "duplicate": "A duplicate is marked by merging it with the original report.",
-        "already": "The report already has this status.",
-        "note_required": "A public note is required for a rejection: say why.",
-        "note_too_long": "The public note is limited to 2,000 characters.",
-        "unknown_status": "Unknown status.",
-    },
+ERRORS: dict[str, str] = {
+    "not_found": N_("No report has this number."),
+    "unknown_service": N_("This service is not in the catalogue."),
+    "transition": N_("This status change is not possible from the current status."),
+    "received": N_("A report never goes back to 'received'."),
+    "duplicate": N_("A duplicate is marked by merging it with the original report."),
+    "already": N_("The report already has this status."),
+    "note_required": N_("A public note is required for a rejection: say why."),
+    "note_too_long": N_("The public note is limited to 2,000 characters."),
+    "unknown_status": N_("Unknown status."),
 }
 
 
@@ -309,7 +180,7 @@ def _harden(response: Response) -> Response:
 @bp.errorhandler(HTTPException)
 def _error(error: HTTPException) -> tuple[str, int]:
     # Pages answer with pages (an expired form, a 404...), like the other /staff pages.
-    return _error_page(error)
+    return error_page(error)
 
 
 def _lang_args() -> dict[str, Any]:
@@ -336,10 +207,10 @@ def _number(value: float | None, lang: str, digits: int = 1) -> str:
 
 def _context(lang: str) -> dict[str, Any]:
     return {
-        "tr": TEXT[lang],
-        "status_names": STATUS_NAMES[lang],
-        "severity_names": SEVERITY_NAMES[lang],
-        "kind_names": KIND_NAMES[lang],
+        "tr": translated(TEXT, lang),
+        "status_names": translated(STATUS_NAMES, lang),
+        "severity_names": translated(SEVERITY_NAMES, lang),
+        "kind_names": translated(KIND_NAMES, lang),
         "when": lambda moment: _when(moment, lang),
         "num": lambda value, digits=1: _number(value, lang, digits),
         "lang_args": _lang_args(),
@@ -348,7 +219,9 @@ def _context(lang: str) -> dict[str, Any]:
 
 def _not_found(lang: str) -> tuple[str, int]:
     # Missing and out-of-scope ids get the same page.
-    return render_staff("staff/error.html", code=404, message=ERRORS[lang]["not_found"]), 404
+    return render_staff(
+        "staff/error.html", code=404, message=translated(ERRORS, lang)["not_found"]
+    ), 404
 
 
 def _flag(value: str | None) -> bool | None:
@@ -359,7 +232,7 @@ def _flag(value: str | None) -> bool | None:
 @staff_page_required(*TRIAGE_ROLES)
 def queue() -> str:
     """The triage queue (filters: category to check or not, service, quartier, status)."""
-    lang = _lang()
+    lang = staff_language()
     staff = current_staff()
     scope = service_scope(staff, db.session)
     services = [s for s in list_services(session=db.session) if scope is None or s.code in scope]
@@ -409,7 +282,7 @@ def _detail_page(
     error: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    lang = _lang()
+    lang = staff_language()
     view = triage.staff_view(session=db.session, report=report, lang=lang, contact=contact)
     return (
         render_staff(
@@ -441,7 +314,7 @@ def report(report_id: int) -> tuple[str, int]:
     """A report: its words, the classifier's guess, its history, its linked incidents, forms."""
     found = _visible(report_id)
     if found is None:
-        return _not_found(_lang())
+        return _not_found(staff_language())
     return _detail_page(found)
 
 
@@ -451,7 +324,7 @@ def correct_category(report_id: int) -> BaseResponse | tuple[str, int]:
     """Save the category chosen in the form (a gold label), then back to the queue."""
     if request.method == "GET":
         return _back_to_report(report_id)
-    lang = _lang()
+    lang = staff_language()
     found = _visible(report_id)
     if found is None:
         return _not_found(lang)
@@ -463,13 +336,13 @@ def correct_category(report_id: int) -> BaseResponse | tuple[str, int]:
             staff=current_staff(),
         )
     except triage.UnknownCategoryError:
-        return _detail_page(found, error=ERRORS[lang]["unknown_service"], status=400)
+        return _detail_page(found, error=translated(ERRORS, lang)["unknown_service"], status=400)
     # The report has left the queue (and perhaps the agent's services): on to the next one.
     return redirect(url_for("staff_triage.queue", saved="category", **_lang_args()))
 
 
 def _status_error(exc: triage.StatusChangeError, status: str, current: str, lang: str) -> str:
-    errors = ERRORS[lang]
+    errors = translated(ERRORS, lang)
     if exc.reason != "transition":
         return errors.get(exc.reason, str(exc))
     if status == current:
@@ -483,13 +356,13 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
     """Save the status and public note of the form, then back to the report."""
     if request.method == "GET":
         return _back_to_report(report_id)
-    lang = _lang()
+    lang = staff_language()
     found = _visible(report_id)
     if found is None:
         return _not_found(lang)
     status = request.form.get("status", "")
     if status not in STATUSES:
-        return _detail_page(found, error=ERRORS[lang]["unknown_status"], status=422)
+        return _detail_page(found, error=translated(ERRORS, lang)["unknown_status"], status=422)
     current = found.status
     try:
         update = triage.change_status(
@@ -523,7 +396,7 @@ def show_contact(report_id: int) -> BaseResponse | tuple[str, int]:
         return _back_to_report(report_id)
     found = _visible(report_id)
     if found is None:
-        return _not_found(_lang())
+        return _not_found(staff_language())
     staff = current_staff()
     if not can_read_contacts(staff):
         return _detail_page(found, status=403)

@@ -10,9 +10,9 @@ from argon2 import PasswordHasher
 from flask import Flask
 from sqlmodel import Session, select
 
-from backend.auth import can_read_contacts, can_see_service, service_filter
 from backend.models import AuditLog, Report, Service, StaffToken, StaffUser
 from backend.services import audit
+from backend.services.access import can_read_contacts, can_see_service, service_filter
 from backend.services.staff import (
     DuplicateEmailError,
     InvalidCredentialsError,

@@ -12,9 +12,10 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from werkzeug.test import TestResponse
 
-from backend.auth import can_see_service, current_staff, roles_required, visible_or_404
+from backend.auth import current_staff, roles_required, visible_or_404
 from backend.extensions import db
 from backend.models import Report, StaffToken, StaffUser
+from backend.services.access import can_see_service
 from backend.services.staff import disable_staff, issue_token, revoke_tokens
 from tests.conftest import make_test_app
 

@@ -11,9 +11,10 @@ from flask import Blueprint, Flask, request
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
-from backend.auth import current_staff, staff_page_required
+from backend.auth import current_staff
 from backend.models import AuditLog, StaffUser
 from backend.services.staff import disable_staff, set_password
+from backend.staff.pages import staff_page_required
 from tests.conftest import make_test_app
 from tests.staff.conftest import PASSWORD, csrf_token, login
 

@@ -1,10 +1,8 @@
 """Plain French and English sentences that say what a signal is and how sure we are.
 
-French typography follows the Lexique des règles typographiques de l'Imprimerie nationale:
-a narrow no-break space (U+202F) before ``;``, ``:``, ``?``, ``!`` and between thousands,
-a no-break space (U+00A0) before ``%`` and inside « guillemets », a decimal comma, ordinals
-written ``1er``, ``2e`` (never ``2ème``), and plural from 2 (``1,5 attendu``, ``2 attendus``).
-These functions take plain values (no database): the detection job gathers the names.
+These functions take plain values (no database): the detection job gathers the names. The
+sentences are gettext messages (``workers.signals.wording``): English here, French in the
+catalogue, both languages written at once.
 """
 
 from __future__ import annotations
@@ -15,27 +13,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from babel.dates import format_date
-
-NNBSP = "\u202f"  # narrow no-break space: thousands, before ; : ? !
-NBSP = "\u00a0"  # no-break space: before %, inside guillemets
+from workers.signals.wording import (
+    N_,
+    approx,
+    day,
+    gettext_in,
+    join,
+    ngettext_in,
+    number,
+    ordinal,
+    quoted,
+)
 
 # How a service reads inside a sentence ("5 signalements d'éclairage public en panne",
 # "5 street-light outage reports"); a city's own codes fall back to the catalogue's name.
-SERVICE_PHRASES: dict[str, tuple[str, str]] = {
-    "streetlight": ("d'éclairage public en panne", "street-light outage"),
-    "traffic_signal": ("de feu tricolore défectueux", "traffic-signal fault"),
-    "road_sign": ("de panneau de signalisation endommagé", "damaged road-sign"),
-    "road_damage": ("de chaussée ou trottoir dégradé", "road or pavement damage"),
-    "graffiti": ("de tags et graffitis", "graffiti"),
-    "illegal_dumping": ("de dépôt sauvage", "illegal-dumping"),
-    "waste_bins": ("de poubelles débordantes", "overflowing-bin"),
-    "abandoned_vehicle": ("de véhicule abandonné", "abandoned-vehicle"),
-    "noise": ("de nuisances sonores", "noise"),
-    "public_order": ("de troubles à la tranquillité publique", "public-order"),
-    "street_furniture": ("de mobilier urbain endommagé", "street-furniture damage"),
-    "water_leak": ("de fuite d'eau ou d'inondation", "water-leak or flooding"),
-    "other": ("divers", "miscellaneous"),
+SERVICE_PHRASES: dict[str, str] = {
+    "streetlight": N_("street-light outage"),
+    "traffic_signal": N_("traffic-signal fault"),
+    "road_sign": N_("damaged road-sign"),
+    "road_damage": N_("road or pavement damage"),
+    "graffiti": N_("graffiti"),
+    "illegal_dumping": N_("illegal-dumping"),
+    "waste_bins": N_("overflowing-bin"),
+    "abandoned_vehicle": N_("abandoned-vehicle"),
+    "noise": N_("noise"),
+    "public_order": N_("public-order"),
+    "street_furniture": N_("street-furniture damage"),
+    "water_leak": N_("water-leak or flooding"),
+    "other": N_("miscellaneous"),
 }
 
 # Marseille's arrondissements are INSEE communes 13201..13216; other cities' parents are
@@ -51,6 +56,10 @@ class ServiceLabel:
     name_fr: str
     name_en: str
 
+    def name(self, lang: str) -> str:
+        """The catalogue's name in ``lang``."""
+        return self.name_fr if lang == "fr" else self.name_en
+
 
 @dataclass(frozen=True)
 class AreaLabel:
@@ -62,132 +71,27 @@ class AreaLabel:
     parent_name: str | None = None
 
 
-# --------------------------------------------------------------------------------------------
-# Numbers, words, dates
-# --------------------------------------------------------------------------------------------
+def _reports(n: float, service: ServiceLabel, lang: str) -> str:
+    phrase = SERVICE_PHRASES.get(service.code)
+    what = gettext_in(lang, phrase) if phrase else quoted(service.name(lang), lang)
+    reports = ngettext_in(lang, "report", "reports", n)
+    return gettext_in(
+        lang, "{number} {what} {reports}", number=number(n, lang), what=what, reports=reports
+    )
 
 
-def number_fr(value: float, decimals: int = 0) -> str:
-    """A number in French: decimal comma, narrow no-break space between thousands."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", NNBSP).replace(".", ",")
+def _days(days: int, lang: str) -> str:
+    if days == 1:
+        return gettext_in(lang, "in one day")
+    return gettext_in(lang, "in {number} days", number=number(days, lang))
 
 
-def number_en(value: float, decimals: int = 0) -> str:
-    """A number in English, with a comma between thousands."""
-    return f"{value:,.{decimals}f}"
-
-
-def _decimals(value: float) -> int:
-    """Decimals worth showing: none from 10, one from 0.1, two below."""
-    a = abs(value)
-    if a >= 10 or a == 0:
-        return 0
-    return 1 if a >= 0.1 else 2
-
-
-def approx_fr(value: float) -> str:
-    """A measured quantity in French, to a sensible precision (``12``, ``2,5``, ``4``)."""
-    text = number_fr(value, _decimals(value))
-    return text.rstrip("0").rstrip(",") if "," in text else text
-
-
-def approx_en(value: float) -> str:
-    """A measured quantity in English, to a sensible precision (``12``, ``2.5``, ``4``)."""
-    text = number_en(value, _decimals(value))
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def plural_fr(count: float, singular: str, plural: str | None = None) -> str:
-    """French agreement: singular below 2 (``1,5 attendu``), plural from 2."""
-    return singular if abs(count) < 2 else (plural or singular + "s")
-
-
-def plural_en(count: float, singular: str, plural: str | None = None) -> str:
-    """English agreement: singular only for exactly one."""
-    return singular if count == 1 else (plural or singular + "s")
-
-
-def ordinal_fr(n: int, feminine: bool = False) -> str:
-    """``1er`` (``1re``), ``2e``, ``3e``...: the French abbreviated ordinal."""
-    if n == 1:
-        return "1re" if feminine else "1er"
-    return f"{n}e"
-
-
-def ordinal_en(n: int) -> str:
-    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``21st``..."""
-    if 10 <= n % 100 <= 20:
-        return f"{n}th"
-    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th') }"
-
-
-def date_fr(day: date) -> str:
-    """``1er mars 2025``, ``12 mars 2025``."""
-    d = "1er" if day.day == 1 else str(day.day)
-    return f"{d} {format_date(day, 'MMMM y', locale='fr')}"
-
-
-def date_en(day: date) -> str:
-    """``12 March 2025``."""
-    return format_date(day, "d MMMM y", locale="en")
-
-
-def join_fr(items: Sequence[str]) -> str:
-    """``a``, ``a et b``, ``a, b et c``."""
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " et " + items[-1]
-
-
-def join_en(items: Sequence[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def guillemets(text: str) -> str:
-    """« text », with no-break spaces inside."""
-    return f"«{NBSP}{text}{NBSP}»"
-
-
-def _reports_fr(n: float, service: ServiceLabel) -> str:
-    word = plural_fr(n, "signalement")
-    phrase = SERVICE_PHRASES.get(service.code, (None, None))[0]
-    if phrase is None:
-        return f"{number_fr(n)} {word} {guillemets(service.name_fr)}"
-    return f"{number_fr(n)} {word} {phrase}"
-
-
-def _reports_en(n: float, service: ServiceLabel) -> str:
-    word = plural_en(n, "report")
-    phrase = SERVICE_PHRASES.get(service.code, (None, None))[1]
-    if phrase is None:
-        return f'{number_en(n)} "{service.name_en}" {word}'
-    return f"{number_en(n)} {phrase} {word}"
-
-
-def _days_fr(days: int) -> str:
-    return "en un jour" if days == 1 else f"en {number_fr(days)} jours"
-
-
-def _days_en(days: int) -> str:
-    return "in one day" if days == 1 else f"in {number_en(days)} days"
-
-
-def _ratio_fr(observed: float, expected: float) -> str:
+def _ratio(observed: float, expected: float, lang: str) -> str:
     if expected <= 0:
-        return "alors qu'aucun n'était attendu"
-    r = observed / expected
-    return f"{approx_fr(r)} fois plus qu'attendu"
-
-
-def _ratio_en(observed: float, expected: float) -> str:
-    if expected <= 0:
-        return "where none were expected"
-    r = observed / expected
-    return f"{approx_en(r)} times more than expected"
+        return gettext_in(lang, "where none were expected")
+    return gettext_in(
+        lang, "{ratio} times more than expected", ratio=approx(observed / expected, lang)
+    )
 
 
 CENTURY_DAYS = 36_525
@@ -201,20 +105,9 @@ def _round_days(days: float) -> float:
     return round(days / scale) * scale
 
 
-def _chance_fr(subject: str, days: float, zone: str = "") -> str:
-    """``un tel pic n'arriverait par hasard[, zone,] qu'une fois tous les N jours``."""
-    if days >= CENTURY_DAYS:
-        return f"{subject} arriverait par hasard{zone} moins d'une fois par siècle"
-    return (
-        f"{subject} n'arriverait par hasard{zone} "
-        f"qu'une fois tous les {number_fr(_round_days(days))} jours"
-    )
-
-
-def _every_en(days: float) -> str:
-    if days >= CENTURY_DAYS:
-        return "less than once a century"
-    return f"only once every {number_en(_round_days(days))} days"
+def _and_chance(sentence: str, chance: str, lang: str) -> str:
+    """The sentence, then how often chance alone would do it (``...; un tel pic...``)."""
+    return gettext_in(lang, "{sentence}; {chance}", sentence=sentence, chance=chance)
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,50 +135,52 @@ def _parents(areas: Sequence[AreaLabel]) -> tuple[list[int], list[str]]:
     return sorted(numbers), names
 
 
-def places_fr(areas: Sequence[AreaLabel]) -> str:
-    """``dans le quartier Noailles (1er arrondissement)``, ``dans 4 quartiers du 3e
-    arrondissement``, ``dans 5 quartiers des 3e et 4e arrondissements``."""
+def places(areas: Sequence[AreaLabel], lang: str) -> str:
+    """``in the Noailles quartier (1st arrondissement)``, ``in 4 quartiers of the 3rd
+    arrondissement``, ``in 5 quartiers of the 3rd and 4th arrondissements`` (and in French:
+    ``dans le quartier Noailles (1er arrondissement)``...)."""
     numbers, names = _parents(areas)
     if len(areas) == 1:
         a = areas[0]
         label = a.name or a.code
         if numbers:
-            return f"dans le quartier {label} ({ordinal_fr(numbers[0])} arrondissement)"
+            return gettext_in(
+                lang,
+                "in the {name} quartier ({ordinal} arrondissement)",
+                name=label,
+                ordinal=ordinal(numbers[0], lang),
+            )
         if names:
-            return f"dans le quartier {label} ({names[0]})"
-        return f"dans le quartier {label}"
-    head = f"dans {number_fr(len(areas))} quartiers"
+            return gettext_in(
+                lang, "in the {name} quartier ({parent})", name=label, parent=names[0]
+            )
+        return gettext_in(lang, "in the {name} quartier", name=label)
+    head = gettext_in(lang, "in {number} quartiers", number=number(len(areas), lang))
     if numbers and not names:
-        ords = [ordinal_fr(n) for n in numbers]
+        ords = [ordinal(n, lang) for n in numbers]
         if len(ords) == 1:
-            return f"{head} du {ords[0]} arrondissement"
-        return f"{head} des {join_fr(ords)} arrondissements"
+            return gettext_in(
+                lang, "{places} of the {ordinal} arrondissement", places=head, ordinal=ords[0]
+            )
+        return gettext_in(
+            lang,
+            "{places} of the {ordinals} arrondissements",
+            places=head,
+            ordinals=join(ords, lang),
+        )
     if names and not numbers:
-        return f"{head} ({join_fr(names)})"
+        return f"{head} ({join(names, lang)})"
     return head
+
+
+def places_fr(areas: Sequence[AreaLabel]) -> str:
+    """The places in French (:func:`places`)."""
+    return places(areas, "fr")
 
 
 def places_en(areas: Sequence[AreaLabel]) -> str:
-    """``in the Noailles quartier (1st arrondissement)``, ``in 4 quartiers of the 3rd
-    arrondissement``."""
-    numbers, names = _parents(areas)
-    if len(areas) == 1:
-        a = areas[0]
-        label = a.name or a.code
-        if numbers:
-            return f"in the {label} quartier ({ordinal_en(numbers[0])} arrondissement)"
-        if names:
-            return f"in the {label} quartier ({names[0]})"
-        return f"in the {label} quartier"
-    head = f"in {number_en(len(areas))} quartiers"
-    if numbers and not names:
-        ords = [ordinal_en(n) for n in numbers]
-        if len(ords) == 1:
-            return f"{head} of the {ords[0]} arrondissement"
-        return f"{head} of the {join_en(ords)} arrondissements"
-    if names and not numbers:
-        return f"{head} ({join_en(names)})"
-    return head
+    """The places in English (:func:`places`)."""
+    return places(areas, "en")
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,18 +219,27 @@ def explain_scan(
         The French sentence, then the English one.
     """
     days = (end - start).days + 1
-    fr = (
-        f"{_reports_fr(observed, service)} {_days_fr(days)} {places_fr(areas)}, "
-        f"{_ratio_fr(observed, expected)}"
-    )
-    en = (
-        f"{_reports_en(observed, service)} {_days_en(days)} {places_en(areas)}, "
-        f"{_ratio_en(observed, expected)}"
-    )
-    if recurrence_interval_days is not None:
-        fr += f"{NNBSP}; {_chance_fr('un tel regroupement', recurrence_interval_days)}"
-        en += f"; a cluster like this would arise by chance {_every_en(recurrence_interval_days)}"
-    return fr + ".", en + "."
+
+    def sentence(lang: str) -> str:
+        text = (
+            f"{_reports(observed, service, lang)} {_days(days, lang)} {places(areas, lang)}, "
+            f"{_ratio(observed, expected, lang)}"
+        )
+        if recurrence_interval_days is not None:
+            if recurrence_interval_days >= CENTURY_DAYS:
+                chance = gettext_in(
+                    lang, "a cluster like this would arise by chance less than once a century"
+                )
+            else:
+                chance = gettext_in(
+                    lang,
+                    "a cluster like this would arise by chance only once every {days} days",
+                    days=number(_round_days(recurrence_interval_days), lang),
+                )
+            text = _and_chance(text, chance, lang)
+        return text + "."
+
+    return sentence("fr"), sentence("en")
 
 
 def explain_temporal(
@@ -376,39 +280,56 @@ def explain_temporal(
     (str, str)
         The French sentence, then the English one.
     """
-    if weekly:
-        when_fr = f"en 7 jours jusqu'au {date_fr(end)}"
-        when_en = f"in the 7 days to {date_en(end)}"
-        base_fr = "d'après les mêmes semaines des années passées"
-        base_en = "from the same weeks of past years"
-    else:
-        when_fr = f"le {date_fr(end)}"
-        when_en = f"on {date_en(end)}"
-        base_fr = "d'après les jours précédents"
-        base_en = "from the previous days"
-    if expected > 0:
-        exp_fr = f"contre {approx_fr(expected)} {plural_fr(expected, 'attendu')} {base_fr}"
-        exp_en = f"against {approx_en(expected)} expected {base_en}"
-    else:
-        exp_fr = f"alors qu'aucun n'était attendu {base_fr}"
-        exp_en = f"where none were expected {base_en}"
-    fr = f"{_reports_fr(observed, service)} {when_fr} {places_fr([area])}, {exp_fr}"
-    en = f"{_reports_en(observed, service)} {when_en} {places_en([area])}, {exp_en}"
-    if recurrence_interval_days is not None:
-        zone_fr = f"dans l'un des {number_fr(n_series)} quartiers" if n_series > 1 else "ici"
-        zone_en = f"in one of the {number_en(n_series)} quartiers" if n_series > 1 else "here"
-        fr += f"{NNBSP}; {_chance_fr('un tel pic', recurrence_interval_days, f', {zone_fr},')}"
-        en += (
-            f"; a peak like this would arise by chance {zone_en} "
-            f"{_every_en(recurrence_interval_days)}"
-        )
-    return fr + ".", en + "."
+
+    def sentence(lang: str) -> str:
+        if weekly:
+            when = gettext_in(lang, "in the 7 days to {date}", date=day(end, lang))
+            baseline = gettext_in(lang, "from the same weeks of past years")
+        else:
+            when = gettext_in(lang, "on {date}", date=day(end, lang))
+            baseline = gettext_in(lang, "from the previous days")
+        if expected > 0:
+            against = ngettext_in(
+                lang,
+                "against {expected} expected {baseline}",
+                "against {expected} expected {baseline}",
+                expected,
+                expected=approx(expected, lang),
+                baseline=baseline,
+            )
+        else:
+            against = gettext_in(lang, "where none were expected {baseline}", baseline=baseline)
+        text = f"{_reports(observed, service, lang)} {when} {places([area], lang)}, {against}"
+        if recurrence_interval_days is not None:
+            if n_series > 1:
+                zone = gettext_in(
+                    lang, "in one of the {number} quartiers", number=number(n_series, lang)
+                )
+            else:
+                zone = gettext_in(lang, "here")
+            if recurrence_interval_days >= CENTURY_DAYS:
+                chance = gettext_in(
+                    lang,
+                    "a peak like this would arise by chance {zone} less than once a century",
+                    zone=zone,
+                )
+            else:
+                chance = gettext_in(
+                    lang,
+                    "a peak like this would arise by chance {zone} only once every {days} days",
+                    zone=zone,
+                    days=number(_round_days(recurrence_interval_days), lang),
+                )
+            text = _and_chance(text, chance, lang)
+        return text + "."
+
+    return sentence("fr"), sentence("en")
 
 
 def _p_text(p: float, lang: str) -> str:
     """``p = 0,003``, or ``p < 0,001`` in scientific notation below."""
     if p >= 0.001:
-        return f"p = {number_fr(p, 3)}" if lang == "fr" else f"p = {p:.3f}"
+        return f"p = {number(p, lang, 3)}"
     exponent = math.floor(math.log10(max(p, 1e-300)))
     return f"p < 10^{exponent + 1}"
 
@@ -456,31 +377,38 @@ def explain_cooccurrence(
     (str, str)
         The French sentence, then the English one.
     """
-    phrase_fr, phrase_en = SERVICE_PHRASES.get(
-        service.code, (guillemets(service.name_fr), f'"{service.name_en}"')
-    )
-    if phrase_fr.startswith(("de ", "d'")):
-        phrase_fr = phrase_fr[3:] if phrase_fr.startswith("de ") else phrase_fr[2:]
-    when_fr = f"du {date_fr(start)} au {date_fr(end)}"
-    when_en = f"from {date_en(start)} to {date_en(end)}"
-    s_fr = f" {stratum_fr}" if stratum_fr else ""
-    s_en = f" {stratum_en}" if stratum_en else ""
-    hi_fr = "l'infini" if math.isinf(ci_high) else approx_fr(ci_high)
-    hi_en = "infinity" if math.isinf(ci_high) else approx_en(ci_high)
-    exp_fr = f"{approx_fr(expected)} {plural_fr(expected, 'attendu')}"
-    fr = (
-        f"{number_fr(observed)} {incident_fr}{s_fr} à moins de {number_fr(radius_m)}{NBSP}m "
-        f"d'un signalement en cours ({phrase_fr}) {when_fr}, contre {exp_fr} si ces "
-        f"signalements n'y changeaient rien{NNBSP}: un taux "
-        f"{approx_fr(rate_ratio)} fois plus élevé (intervalle de "
-        f"confiance à 95{NBSP}% de {approx_fr(ci_low)} à {hi_fr}, "
-        f"{_p_text(p_value, 'fr')})."
-    )
-    en = (
-        f"{number_en(observed)} {incident_en}{s_en} within {number_en(radius_m)} m of an open "
-        f"{phrase_en} report {when_en}, against {approx_en(expected)} "
-        f"expected if those reports made no difference: a rate "
-        f"{approx_en(rate_ratio)} times higher (95% confidence "
-        f"interval {approx_en(ci_low)} to {hi_en}, {_p_text(p_value, 'en')})."
-    )
-    return fr, en
+
+    def sentence(lang: str, incidents: str, stratum: str) -> str:
+        phrase = SERVICE_PHRASES.get(service.code)
+        what = gettext_in(lang, phrase) if phrase else quoted(service.name(lang), lang)
+        # The French phrases read after a noun ("signalements d'éclairage..."); here they
+        # stand alone in brackets.
+        if what.startswith(("de ", "d'")):
+            what = what[3:] if what.startswith("de ") else what[2:]
+        high = gettext_in(lang, "infinity") if math.isinf(ci_high) else approx(ci_high, lang)
+        return ngettext_in(
+            lang,
+            "{observed} {incidents}{stratum} within {radius} m of an open {what} report {when}, "
+            "against {expected} expected if those reports made no difference: a rate {ratio} "
+            "times higher ({percent} confidence interval {low} to {high}, {p}).",
+            "{observed} {incidents}{stratum} within {radius} m of an open {what} report {when}, "
+            "against {expected} expected if those reports made no difference: a rate {ratio} "
+            "times higher ({percent} confidence interval {low} to {high}, {p}).",
+            expected,
+            observed=number(observed, lang),
+            incidents=incidents,
+            stratum=f" {stratum}" if stratum else "",
+            radius=number(radius_m, lang),
+            what=what,
+            when=gettext_in(
+                lang, "from {start} to {end}", start=day(start, lang), end=day(end, lang)
+            ),
+            expected=approx(expected, lang),
+            ratio=approx(rate_ratio, lang),
+            percent=gettext_in(lang, "{number}%", number=number(95, lang)),
+            low=approx(ci_low, lang),
+            high=high,
+            p=_p_text(p_value, lang),
+        )
+
+    return sentence("fr", incident_fr, stratum_fr), sentence("en", incident_en, stratum_en)

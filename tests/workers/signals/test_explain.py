@@ -6,20 +6,15 @@ import math
 from datetime import date
 
 from workers.signals.explain import (
-    NBSP,
-    NNBSP,
     AreaLabel,
     ServiceLabel,
-    date_fr,
     explain_cooccurrence,
     explain_scan,
     explain_temporal,
-    number_fr,
-    ordinal_en,
-    ordinal_fr,
     places_en,
     places_fr,
 )
+from workers.signals.wording import NBSP, NNBSP, date_fr, number_fr, ordinal_en, ordinal_fr
 
 LIGHT = ServiceLabel("streetlight", "Éclairage public en panne", "Street light out")
 CUSTOM = ServiceLabel("tree_down", "Arbre tombé", "Fallen tree")
