@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from backend.jobs import REFRESH_AGGREGATES
 from backend.models import Feedback, OutboxMessage, Report, ReportStatus
 from backend.services import outbox
 
-REFRESH_JOB = "workers.jobs.refresh_aggregates"
 ANSWERABLE = frozenset({ReportStatus.FIXED, ReportStatus.CLOSED})
 COMMENT_MAX = 2000
 
@@ -35,10 +35,10 @@ def enqueue_refresh(*, session: Session, report_id: int) -> OutboxMessage:
     """
     return outbox.add_job(
         session=session,
-        job_path=REFRESH_JOB,
+        job_path=REFRESH_AGGREGATES.path,
         args=[report_id],
         job_id=f"refresh-aggregates-{report_id}-{secrets.token_hex(6)}",
-        queue="default",
+        queue=REFRESH_AGGREGATES.queue,
     )
 
 

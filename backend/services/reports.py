@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
+from backend.jobs import PROCESS_REPORT
 from backend.models import (
     Contact,
     IdempotencyRecord,
@@ -34,11 +35,9 @@ from backend.services.catalogue import get_active_service
 from backend.services.contacts import ContactCipher, ContactDetails, delete_contact, make_contact
 from backend.services.photos import PhotoLimits, clean_photo, delete_photo, store_photo
 
-PROCESS_JOB = "workers.jobs.process_report"
 # Its RQ job id is this prefix and the report's id (``process_job_id``; in SQL, in the
 # PostgreSQL intake statement): one id per report, so a report is never queued twice.
 PROCESS_JOB_ID_PREFIX = "process-report-"
-PROCESS_QUEUE = "reports"
 INTAKE_SCOPE = "POST /api/v1/reports"
 
 
@@ -171,10 +170,10 @@ def _intake_statements(dialect: str) -> tuple[Executable, ...]:
             created_at=params["created_at"],
         )
         job = insert(outbox_t).values(
-            job_path=PROCESS_JOB,
+            job_path=PROCESS_REPORT.path,
             args=bindparam("p_args", type_=outbox_t.c.args.type),
             job_id=bindparam("p_job_id"),
-            queue=PROCESS_QUEUE,
+            queue=PROCESS_REPORT.queue,
             created_at=params["created_at"],
             attempts=0,
         )
@@ -194,10 +193,10 @@ def _intake_statements(dialect: str) -> tuple[Executable, ...]:
         .from_select(
             ["job_path", "args", "job_id", "queue", "created_at", "attempts"],
             sa_select(
-                literal(PROCESS_JOB),
+                literal(PROCESS_REPORT.path),
                 func.json_build_array(new_report.c.id),
                 literal(PROCESS_JOB_ID_PREFIX) + cast(new_report.c.id, String),
-                literal(PROCESS_QUEUE),
+                literal(PROCESS_REPORT.queue),
                 params["created_at"],
                 literal(0),
             ),

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from backend.auth import can_see_service, service_filter
 from backend.db import utcnow
+from backend.jobs import LINK_REPORT
 from backend.models import Contact, Report, ReportStatus, ReportUpdate, Service, StaffUser
 from backend.models.nlp import CategoryCorrection
 from backend.services import audit, outbox, public_notes
@@ -38,7 +39,6 @@ from backend.services.links import link_summaries, priority_boosts
 from backend.services.reports import public_history, set_status
 
 __all__ = [
-    "LINK_JOB",
     "OPEN_STATUSES",
     "TRANSITIONS",
     "Priority",
@@ -55,7 +55,6 @@ __all__ = [
     "visible_report",
 ]
 
-LINK_JOB = "workers.jobs.link_report"
 UNCERTAINTY_WEIGHT = 2.0
 LATENESS_CAP = 3.0
 DEFAULT_TARGET_DAYS = 7
@@ -443,9 +442,10 @@ def correct(
         )
         outbox.add_job(
             session=session,
-            job_path=LINK_JOB,
+            job_path=LINK_REPORT.path,
             args=[report.id],
             job_id=f"link-report-{report.id}-{secrets.token_hex(6)}",
+            queue=LINK_REPORT.queue,
         )
         enqueue_refresh(session=session, report_id=report.id)
         # Commits the correction with the audit row and the jobs above.
