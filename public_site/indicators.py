@@ -11,16 +11,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.models import AggregateState, Area, PublishedCell, Service
+from backend.services.catalogue import UnknownServiceError
 from public_site import periods
 from public_site.publication import ALL, CITY, NOW, AreaNode, Hierarchy, build_hierarchy
 
 
 class UnknownAreaError(LookupError):
     """An area code that is not published."""
-
-
-class UnknownServiceError(LookupError):
-    """A service code that is not in the catalogue."""
 
 
 class UnknownPeriodError(LookupError):

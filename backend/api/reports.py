@@ -21,6 +21,7 @@ from backend.schemas.reports import (
     ReportPublicSchema,
 )
 from backend.services import reports as reports_service
+from backend.services.catalogue import UnknownServiceError
 from backend.services.contacts import ContactCipher, load_keys
 from backend.services.photos import PhotoLimits, PhotoRejectedError
 
@@ -123,7 +124,7 @@ class Reports(MethodView):
                 settings=intake_settings(),
                 cipher=contact_cipher(),
             )
-        except reports_service.UnknownServiceError as exc:
+        except UnknownServiceError as exc:
             fail(400, str(exc), errors={"json": {"service_code": [str(exc)]}})
         except reports_service.OutsideCityError as exc:
             fail(400, f"Position refused: {exc}.", errors={"json": {"lat": [str(exc)]}})

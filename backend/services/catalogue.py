@@ -10,6 +10,10 @@ from backend.models import Service
 from nlp import taxonomy
 
 
+class UnknownServiceError(LookupError):
+    """A service code that is not in the catalogue (the city's, or the published one)."""
+
+
 @dataclass(frozen=True)
 class DefaultService:
     """A service of the default catalogue: the taxonomy's names and the city's organisation."""

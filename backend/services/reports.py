@@ -31,7 +31,7 @@ from backend.models import (
     Service,
 )
 from backend.services.areas import OutsideCityError, area_for_position
-from backend.services.catalogue import get_active_service
+from backend.services.catalogue import UnknownServiceError, get_active_service
 from backend.services.contacts import ContactCipher, ContactDetails, delete_contact, make_contact
 from backend.services.photos import PhotoLimits, clean_photo, delete_photo, store_photo
 
@@ -39,10 +39,6 @@ from backend.services.photos import PhotoLimits, clean_photo, delete_photo, stor
 # PostgreSQL intake statement): one id per report, so a report is never queued twice.
 PROCESS_JOB_ID_PREFIX = "process-report-"
 INTAKE_SCOPE = "POST /api/v1/reports"
-
-
-class UnknownServiceError(ValueError):
-    """A service code that is not in the catalogue."""
 
 
 class IdempotencyConflictError(ValueError):
@@ -54,7 +50,6 @@ __all__ = [
     "IntakeSettings",
     "OutsideCityError",
     "SubmitResult",
-    "UnknownServiceError",
     "forget_contact",
     "get_by_tracking_id",
     "public_history",

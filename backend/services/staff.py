@@ -26,6 +26,7 @@ from backend.models import Service
 from backend.models.staff import ROLES, Role, StaffToken, StaffUser
 from backend.services import audit
 from backend.services.audit import Actor
+from backend.services.catalogue import UnknownServiceError
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -39,7 +40,6 @@ __all__ = [
     "StaffNotFoundError",
     "UnknownDepartmentError",
     "UnknownRoleError",
-    "UnknownServiceError",
     "WeakPasswordError",
     "authenticate",
     "create_staff",
@@ -78,10 +78,6 @@ class DuplicateEmailError(StaffError):
 
 class UnknownRoleError(StaffError):
     """A role that is not one of agent, supervisor, analyst, admin."""
-
-
-class UnknownServiceError(StaffError):
-    """A service code that is not in the catalogue."""
 
 
 class UnknownDepartmentError(StaffError):
