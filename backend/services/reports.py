@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -69,6 +69,22 @@ class IntakeSettings:
     h3_resolution: int
     idempotency_ttl: timedelta
     contact_retention: timedelta
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> IntakeSettings:
+        """The intake settings of an app's config."""
+        return cls(
+            media_path=Path(config["MEDIA_PATH"]),
+            photo_limits=PhotoLimits(
+                max_bytes=config["PHOTO_MAX_BYTES"],
+                max_pixels=config["PHOTO_MAX_PIXELS"],
+                max_side=config["PHOTO_MAX_SIDE"],
+            ),
+            bbox=config["CITY_BBOX"],
+            h3_resolution=config["H3_RESOLUTION"],
+            idempotency_ttl=timedelta(hours=config["IDEMPOTENCY_TTL_HOURS"]),
+            contact_retention=timedelta(days=config["CONTACT_RETENTION_DAYS"]),
+        )
 
 
 @dataclass(frozen=True)
