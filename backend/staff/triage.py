@@ -29,6 +29,7 @@ from backend.models import Report, ReportStatus
 from backend.services import public_notes, triage
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
+from backend.staff import report_view
 from backend.staff.views import _error_page, _lang, render_staff
 
 bp = Blueprint("staff_triage", __name__, url_prefix="/staff", template_folder="templates")
@@ -371,7 +372,7 @@ def queue() -> str:
         status=status if status in {s.value for s in ReportStatus} else None,
     )
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    items, total = triage.triage_queue(
+    items, total = report_view.triage_queue(
         session=db.session,
         staff=staff,
         filters=filters,
@@ -409,7 +410,7 @@ def _detail_page(
     status: int = 200,
 ) -> tuple[str, int]:
     lang = _lang()
-    view = triage.staff_view(session=db.session, report=report, lang=lang, contact=contact)
+    view = report_view.staff_view(session=db.session, report=report, lang=lang, contact=contact)
     return (
         render_staff(
             "staff/report.html",
