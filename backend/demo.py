@@ -234,7 +234,7 @@ def generate_demo(
     rng = random.Random(seed)
     now = utcnow()
     start = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
-    target_days = {code: days_ for code, _fr, _en, _d, days_, _p in DEFAULT_SERVICES}
+    target_days = {s.code: s.target_days for s in DEFAULT_SERVICES}
     codes = list(TEXTS)
     shares = [TEXTS[c][0] for c in codes]
     sample_position = _area_sampler(session, rng)

@@ -74,7 +74,7 @@ def child(rows: int, use_tracemalloc: bool) -> dict[str, float]:
             MEDIA_PATH=str(folder / "media"),
         )
         with app.app_context(), db.new_session() as session:
-            locator = Locator(session=session, city=CitySettings.from_app())
+            locator = Locator(session=session, city=CitySettings.from_config(app.config))
             source = MappedCsv(data, IncidentMapping.from_dict(MAPPING), locator)
             writer = IncidentWriter(session, "bench", link=False)
             base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

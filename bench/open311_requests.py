@@ -59,7 +59,7 @@ def drop(admin: str, name: str) -> None:
 def load(url: str, rows: int, seed: int) -> float:
     """COPY ``rows`` reports (and their notes) into the database; return seconds taken."""
     rng = random.Random(seed)
-    codes = [code for code, *_ in DEFAULT_SERVICES]
+    codes = [s.code for s in DEFAULT_SERVICES]
     now = datetime.now(UTC)
     span = timedelta(days=3 * 365).total_seconds()
     started = time.perf_counter()

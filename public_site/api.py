@@ -11,6 +11,7 @@ from marshmallow import fields, validate
 
 from backend.api.common import fail
 from backend.extensions import db
+from backend.services.catalogue import UnknownServiceError
 from public_site import indicators as ind
 from public_site import periods
 from public_site.areas import CITY
@@ -112,7 +113,7 @@ class Indicators(MethodView):
         if service != ALL:
             try:
                 cat.service(service)
-            except ind.UnknownServiceError:
+            except UnknownServiceError:
                 fail(
                     400,
                     f"Unknown service_code '{service}'; see GET /api/v1/services.",

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.models import AggregateState, Area, PublishedCell, Service
+from backend.services.catalogue import UnknownServiceError
 from public_site import periods
 from public_site.areas import CITY, AreaNode, Hierarchy, build_hierarchy
 
@@ -21,10 +22,6 @@ NOW = "now"  # the open backlog's period
 
 class UnknownAreaError(LookupError):
     """An area code that is not published."""
-
-
-class UnknownServiceError(LookupError):
-    """A service code that is not in the catalogue."""
 
 
 class UnknownPeriodError(LookupError):

@@ -19,12 +19,12 @@ from backend.app import create_app
 from backend.config import TestingConfig
 from backend.db import make_engine
 from backend.extensions import db, limiter
+from backend.jobs import QUEUES
 from backend.services import outbox
 from backend.services.areas import AREA_INDEX
 from backend.services.catalogue import ensure_default_catalogue
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-QUEUES = ("high", "reports", "default", "signals")
 
 
 def reference_path(*parts: str) -> Path:

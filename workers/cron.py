@@ -1,24 +1,41 @@
-"""RQ's own cron (``rq cron workers.cron``): the recurring jobs."""
+"""RQ's own cron (``rq cron workers.cron``): the recurring jobs, on the queues of backend.jobs."""
 
 from rq import cron
 
+from backend.jobs import (
+    DETECT_SIGNALS,
+    DRAIN_OUTBOX,
+    PUBLISH_AGGREGATES,
+    PURGE_CONTACTS,
+    REBUILD_AGGREGATES,
+    RETRAIN_CLASSIFIER,
+)
 from workers import jobs
 
 # Jobs written while Redis was down wait in the outbox; this brings them to the queues.
-cron.register(jobs.drain_outbox, queue_name="default", interval=10)
+cron.register(jobs.drain_outbox, queue_name=DRAIN_OUTBOX.queue, interval=10)
 # Contact details go once a report is closed and the grace period is over.
-cron.register(jobs.purge_contacts, queue_name="default", cron="15 3 * * *")
+cron.register(jobs.purge_contacts, queue_name=PURGE_CONTACTS.queue, cron="15 3 * * *")
 # Weak signals on yesterday's data, at dawn (a 13-service scan takes under a minute).
-cron.register(jobs.detect_signals, queue_name="signals", cron="30 5 * * *", job_timeout=1800)
+cron.register(
+    jobs.detect_signals, queue_name=DETECT_SIGNALS.queue, cron="30 5 * * *", job_timeout=1800
+)
 # The public site's snapshot: republished within five minutes of a change (a no-op otherwise;
 # the raw aggregates are refreshed at once), and every aggregate rebuilt from scratch at night.
-cron.register(jobs.publish_aggregates, queue_name="default", interval=300, job_timeout=1800)
-cron.register(jobs.rebuild_aggregates, queue_name="default", cron="45 2 * * *", job_timeout=3600)
+cron.register(
+    jobs.publish_aggregates, queue_name=PUBLISH_AGGREGATES.queue, interval=300, job_timeout=1800
+)
+cron.register(
+    jobs.rebuild_aggregates,
+    queue_name=REBUILD_AGGREGATES.queue,
+    cron="45 2 * * *",
+    job_timeout=3600,
+)
 # The classifier learns from the week's triage corrections (Sunday night; a few minutes of
 # training, skipped when there is no new correction; promoted only if macro-F1 does not drop).
 cron.register(
     jobs.retrain_classifier,
-    queue_name="default",
+    queue_name=RETRAIN_CLASSIFIER.queue,
     cron="0 4 * * 0",
     kwargs={"only_if_new": True},
     job_timeout=3600,

@@ -199,13 +199,15 @@ def detect_signals(as_of: str | None = None) -> dict[str, Any]:
     """Run the daily weak-signal detection for ``as_of`` (YYYY-MM-DD; default yesterday)."""
     from datetime import date
 
-    from workers.signals.cli_detect import detection_settings_from_config
+    from flask import current_app
+
     from workers.signals.detect import detect_signals as run_detection
+    from workers.signals.settings import DetectionSettings
 
     with job_session() as session:
         day = date.fromisoformat(as_of) if as_of else None
         summary = run_detection(
-            session=session, as_of=day, settings=detection_settings_from_config()
+            session=session, as_of=day, settings=DetectionSettings.from_config(current_app.config)
         )
         return summary.to_dict()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,9 @@ from backend.schemas.reports import (
     ReportPublicSchema,
 )
 from backend.services import reports as reports_service
+from backend.services.catalogue import UnknownServiceError
 from backend.services.contacts import ContactCipher, load_keys
-from backend.services.photos import PhotoLimits, PhotoRejectedError
+from backend.services.photos import PhotoRejectedError
 
 
 class _Blueprint(Blueprint):
@@ -52,19 +52,7 @@ FORM_BODIES = {
 
 def intake_settings() -> reports_service.IntakeSettings:
     """Intake settings from the app's configuration."""
-    cfg = current_app.config
-    return reports_service.IntakeSettings(
-        media_path=Path(cfg["MEDIA_PATH"]),
-        photo_limits=PhotoLimits(
-            max_bytes=cfg["PHOTO_MAX_BYTES"],
-            max_pixels=cfg["PHOTO_MAX_PIXELS"],
-            max_side=cfg["PHOTO_MAX_SIDE"],
-        ),
-        bbox=cfg["CITY_BBOX"],
-        h3_resolution=cfg["H3_RESOLUTION"],
-        idempotency_ttl=timedelta(hours=cfg["IDEMPOTENCY_TTL_HOURS"]),
-        contact_retention=timedelta(days=cfg["CONTACT_RETENTION_DAYS"]),
-    )
+    return reports_service.IntakeSettings.from_config(current_app.config)
 
 
 def contact_cipher() -> ContactCipher:
@@ -123,7 +111,7 @@ class Reports(MethodView):
                 settings=intake_settings(),
                 cipher=contact_cipher(),
             )
-        except reports_service.UnknownServiceError as exc:
+        except UnknownServiceError as exc:
             fail(400, str(exc), errors={"json": {"service_code": [str(exc)]}})
         except reports_service.OutsideCityError as exc:
             fail(400, f"Position refused: {exc}.", errors={"json": {"lat": [str(exc)]}})

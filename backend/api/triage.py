@@ -28,6 +28,7 @@ from backend.schemas.triage import (
 )
 from backend.services import public_notes, triage
 from backend.services.access import can_read_contacts
+from backend.staff import report_view
 from backend.staff.pages import staff_language
 
 blp = Blueprint(
@@ -65,7 +66,7 @@ class TriageQueue(MethodView):
         your services whose category waits for a human.
         """
         lang = _lang(args)
-        items, total = triage.triage_queue(
+        items, total = report_view.triage_queue(
             session=db.session,
             staff=current_staff(),
             filters=triage.TriageFilters(
@@ -105,7 +106,7 @@ class StaffReport(MethodView):
             contact = triage.read_contact_logged(
                 session=db.session, cipher=contact_cipher(), report=report, staff=staff
             )
-        return triage.staff_view(
+        return report_view.staff_view(
             session=db.session, report=report, lang=_lang(args), contact=contact
         )
 
@@ -134,7 +135,7 @@ class ReportCategory(MethodView):
             )
         except triage.UnknownCategoryError as exc:
             fail(400, str(exc), errors={"json": {"service_code": [str(exc)]}})
-        return triage.staff_view(session=db.session, report=report, lang=_lang())
+        return report_view.staff_view(session=db.session, report=report, lang=_lang())
 
 
 @blp.route("/reports/<dbint:report_id>/status")
@@ -174,4 +175,4 @@ class ReportStatusChange(MethodView):
                 wait_seconds=current_app.config["CLASSIFY_WAIT_SECONDS"],
             )
             db.session.refresh(report)
-        return triage.staff_view(session=db.session, report=report, lang=_lang())
+        return report_view.staff_view(session=db.session, report=report, lang=_lang())

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, utcnow
+from backend.jobs import REPORTS
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -29,7 +30,7 @@ class OutboxMessage(SQLModel, table=True):
     job_path: str = Field(max_length=200)
     args: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     job_id: str = Field(max_length=200, index=True)  # jobs mark their row done by it
-    queue: str = Field(default="reports", max_length=64)
+    queue: str = Field(default=REPORTS, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Last push to RQ; NULL while the row waits for the relay (``outbox.relay_waiting``).
     dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,75 +2,50 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import Session, col, select
 
 from backend.models import Service
+from nlp import taxonomy
 
-# code, fr, en, department, target days to fix, about people
-DEFAULT_SERVICES: list[tuple[str, str, str, str, int, bool]] = [
-    ("streetlight", "Éclairage public en panne", "Street light out", "lighting", 5, False),
-    ("traffic_signal", "Feu tricolore défectueux", "Traffic signal fault", "roads", 2, False),
-    (
-        "road_sign",
-        "Panneau de signalisation endommagé ou manquant",
-        "Damaged or missing road sign",
-        "roads",
-        10,
-        False,
-    ),
-    (
-        "road_damage",
-        "Chaussée ou trottoir dégradé (nid-de-poule...)",
-        "Pothole, damaged road or pavement",
-        "roads",
-        15,
-        False,
-    ),
-    ("graffiti", "Tags et graffitis", "Graffiti", "cleanliness", 10, False),
-    ("illegal_dumping", "Dépôt sauvage, encombrants", "Illegal dumping", "cleanliness", 3, False),
-    (
-        "waste_bins",
-        "Poubelles débordantes, propreté",
-        "Overflowing bins, litter",
-        "cleanliness",
-        2,
-        False,
-    ),
-    (
-        "abandoned_vehicle",
-        "Véhicule abandonné ou épave",
-        "Abandoned vehicle",
-        "police_municipale",
-        30,
-        False,
-    ),
-    ("noise", "Nuisances sonores", "Noise", "police_municipale", 7, True),
-    (
-        "public_order",
-        "Tranquillité publique (rodéos, regroupements, squats...)",
-        "Public order, antisocial behaviour",
-        "police_municipale",
-        7,
-        True,
-    ),
-    (
-        "street_furniture",
-        "Mobilier urbain endommagé",
-        "Damaged street furniture",
-        "roads",
-        20,
-        False,
-    ),
-    (
-        "water_leak",
-        "Fuite d'eau, inondation, égout",
-        "Water leak, flooding, drains",
-        "water",
-        2,
-        False,
-    ),
-    ("other", "Autre", "Other", "general", 15, False),
-]
+
+class UnknownServiceError(LookupError):
+    """A service code that is not in the catalogue (the city's, or the published one)."""
+
+
+@dataclass(frozen=True)
+class DefaultService:
+    """A service of the default catalogue: the taxonomy's names and the city's organisation."""
+
+    code: str
+    fr: str
+    en: str
+    department: str
+    target_days: int  # to fix, the target that triage's lateness counts against
+    about_people: bool  # noise, public order...: never shown report by report
+
+
+# The names are the classifier's taxonomy (``nlp.taxonomy``, written once there); this adds
+# who handles each service: department, target days to fix, about people.
+_ORGANISATION: dict[str, tuple[str, int, bool]] = {
+    "streetlight": ("lighting", 5, False),
+    "traffic_signal": ("roads", 2, False),
+    "road_sign": ("roads", 10, False),
+    "road_damage": ("roads", 15, False),
+    "graffiti": ("cleanliness", 10, False),
+    "illegal_dumping": ("cleanliness", 3, False),
+    "waste_bins": ("cleanliness", 2, False),
+    "abandoned_vehicle": ("police_municipale", 30, False),
+    "noise": ("police_municipale", 7, True),
+    "public_order": ("police_municipale", 7, True),
+    "street_furniture": ("roads", 20, False),
+    "water_leak": ("water", 2, False),
+    "other": ("general", 15, False),
+}
+DEFAULT_SERVICES: tuple[DefaultService, ...] = tuple(
+    DefaultService(s.code, s.fr, s.en, *_ORGANISATION[s.code]) for s in taxonomy.SERVICES
+)
 
 
 # The category of a report that neither the city nor the resident has put in one.
@@ -86,16 +61,16 @@ def ensure_default_catalogue(*, session: Session) -> int:
     """Insert the default catalogue when the service table is empty; return rows added."""
     if session.exec(select(Service).limit(1)).first() is not None:
         return 0
-    for order, (code, fr, en, dept, days, about_people) in enumerate(DEFAULT_SERVICES):
+    for order, default in enumerate(DEFAULT_SERVICES):
         session.add(
             Service(
-                code=code,
-                name_fr=fr,
-                name_en=en,
-                department=dept,
-                group=dept,
-                target_days=days,
-                about_people=about_people,
+                code=default.code,
+                name_fr=default.fr,
+                name_en=default.en,
+                department=default.department,
+                group=default.department,
+                target_days=default.target_days,
+                about_people=default.about_people,
                 sort_order=order,
             )
         )

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from backend.jobs import REFRESH_AGGREGATES
 from backend.models import Feedback, OutboxMessage, Report
 from backend.services import outbox
 from backend.services.workflow import ANSWERABLE
 
-REFRESH_JOB = "workers.jobs.refresh_aggregates"
 COMMENT_MAX = 2000
 
 
@@ -35,10 +35,10 @@ def enqueue_refresh(*, session: Session, report_id: int) -> OutboxMessage:
     """
     return outbox.add_job(
         session=session,
-        job_path=REFRESH_JOB,
+        job_path=REFRESH_AGGREGATES.path,
         args=[report_id],
         job_id=f"refresh-aggregates-{report_id}-{secrets.token_hex(6)}",
-        queue="default",
+        queue=REFRESH_AGGREGATES.queue,
     )
 
 

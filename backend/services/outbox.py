@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, func, select
 
 from backend.db import insert_row, utcnow
+from backend.jobs import REPORTS
 from backend.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def add_job(
     job_path: str,
     args: list[Any],
     job_id: str,
-    queue: str = "reports",
+    queue: str = REPORTS,
 ) -> OutboxMessage:
     """Add a job to the outbox in the caller's transaction (committed with the caller's data).
 

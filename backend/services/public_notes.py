@@ -21,11 +21,10 @@ from rq import Queue, Worker
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from backend.jobs import SCRUB_NOTE
 from backend.models import ReportUpdate
 from backend.services import outbox
 
-SCRUB_NOTE_JOB = "workers.jobs.scrub_note"
-SCRUB_NOTE_QUEUE = "high"
 # How often the waiting request looks whether the worker has published the note.
 _POLL_SECONDS = 0.05
 
@@ -44,10 +43,10 @@ def queue_scrubbing(*, session: Session, update: ReportUpdate) -> None:
     assert update.id is not None
     outbox.add_job(
         session=session,
-        job_path=SCRUB_NOTE_JOB,
+        job_path=SCRUB_NOTE.path,
         args=[update.id],
         job_id=scrub_job_id(update.id),
-        queue=SCRUB_NOTE_QUEUE,
+        queue=SCRUB_NOTE.queue,
     )
 
 
@@ -67,7 +66,7 @@ def wait_until_scrubbed(
     does not matter which of the relay or the catch-up pushed the job.
     """
     try:
-        if Worker.count(queue=Queue(SCRUB_NOTE_QUEUE, connection=connection)) == 0:
+        if Worker.count(queue=Queue(SCRUB_NOTE.queue, connection=connection)) == 0:
             return False
     except redis.RedisError:
         return False

@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
+from backend.jobs import PROCESS_REPORT
 from backend.models import (
     Contact,
     IdempotencyRecord,
@@ -30,21 +31,15 @@ from backend.models import (
     Service,
 )
 from backend.services.areas import OutsideCityError, area_for_position
-from backend.services.catalogue import get_active_service
+from backend.services.catalogue import UnknownServiceError, get_active_service
 from backend.services.contacts import ContactCipher, ContactDetails, delete_contact, make_contact
 from backend.services.photos import PhotoLimits, clean_photo, delete_photo, store_photo
 from backend.services.workflow import is_closed
 
-PROCESS_JOB = "workers.jobs.process_report"
 # Its RQ job id is this prefix and the report's id (``process_job_id``; in SQL, in the
 # PostgreSQL intake statement): one id per report, so a report is never queued twice.
 PROCESS_JOB_ID_PREFIX = "process-report-"
-PROCESS_QUEUE = "reports"
 INTAKE_SCOPE = "POST /api/v1/reports"
-
-
-class UnknownServiceError(ValueError):
-    """A service code that is not in the catalogue."""
 
 
 class IdempotencyConflictError(ValueError):
@@ -56,7 +51,6 @@ __all__ = [
     "IntakeSettings",
     "OutsideCityError",
     "SubmitResult",
-    "UnknownServiceError",
     "forget_contact",
     "get_by_tracking_id",
     "public_history",
@@ -76,6 +70,22 @@ class IntakeSettings:
     h3_resolution: int
     idempotency_ttl: timedelta
     contact_retention: timedelta
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> IntakeSettings:
+        """The intake settings of an app's config."""
+        return cls(
+            media_path=Path(config["MEDIA_PATH"]),
+            photo_limits=PhotoLimits(
+                max_bytes=config["PHOTO_MAX_BYTES"],
+                max_pixels=config["PHOTO_MAX_PIXELS"],
+                max_side=config["PHOTO_MAX_SIDE"],
+            ),
+            bbox=config["CITY_BBOX"],
+            h3_resolution=config["H3_RESOLUTION"],
+            idempotency_ttl=timedelta(hours=config["IDEMPOTENCY_TTL_HOURS"]),
+            contact_retention=timedelta(days=config["CONTACT_RETENTION_DAYS"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -172,10 +182,10 @@ def _intake_statements(dialect: str) -> tuple[Executable, ...]:
             created_at=params["created_at"],
         )
         job = insert(outbox_t).values(
-            job_path=PROCESS_JOB,
+            job_path=PROCESS_REPORT.path,
             args=bindparam("p_args", type_=outbox_t.c.args.type),
             job_id=bindparam("p_job_id"),
-            queue=PROCESS_QUEUE,
+            queue=PROCESS_REPORT.queue,
             created_at=params["created_at"],
             attempts=0,
         )
@@ -195,10 +205,10 @@ def _intake_statements(dialect: str) -> tuple[Executable, ...]:
         .from_select(
             ["job_path", "args", "job_id", "queue", "created_at", "attempts"],
             sa_select(
-                literal(PROCESS_JOB),
+                literal(PROCESS_REPORT.path),
                 func.json_build_array(new_report.c.id),
                 literal(PROCESS_JOB_ID_PREFIX) + cast(new_report.c.id, String),
-                literal(PROCESS_QUEUE),
+                literal(PROCESS_REPORT.queue),
                 params["created_at"],
                 literal(0),
             ),

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -26,6 +27,7 @@ from backend.models import Service
 from backend.models.staff import ROLES, Role, StaffToken, StaffUser
 from backend.services import audit
 from backend.services.audit import Actor
+from backend.services.catalogue import UnknownServiceError
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -39,7 +41,6 @@ __all__ = [
     "StaffNotFoundError",
     "UnknownDepartmentError",
     "UnknownRoleError",
-    "UnknownServiceError",
     "WeakPasswordError",
     "authenticate",
     "create_staff",
@@ -54,6 +55,7 @@ __all__ = [
     "list_staff",
     "list_tokens",
     "normalise_email",
+    "PasswordSettings",
     "password_hasher",
     "revoke_tokens",
     "set_password",
@@ -80,10 +82,6 @@ class UnknownRoleError(StaffError):
     """A role that is not one of agent, supervisor, analyst, admin."""
 
 
-class UnknownServiceError(StaffError):
-    """A service code that is not in the catalogue."""
-
-
 class UnknownDepartmentError(StaffError):
     """A department that no service of the catalogue belongs to."""
 
@@ -107,12 +105,27 @@ class InvalidCredentialsError(StaffError):
 # --- passwords ----------------------------------------------------------------------------
 
 
-def _argon2_setting(name: str) -> int | None:
-    key = f"ARGON2_{name}"
-    if has_app_context() and current_app.config.get(key) is not None:
-        return int(current_app.config[key])
-    value = os.environ.get(f"LANTERNE_{key}")
-    return int(value) if value else None
+@dataclass(frozen=True)
+class PasswordSettings:
+    """argon2id's costs; None keeps argon2-cffi's default."""
+
+    time_cost: int | None = None
+    memory_cost: int | None = None  # KiB
+    parallelism: int | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> PasswordSettings:
+        """The ``ARGON2_*`` settings of an app's config (``LANTERNE_ARGON2_*``)."""
+
+        def cost(key: str) -> int | None:
+            value = config.get(key)
+            return int(value) if value is not None else None
+
+        return cls(
+            time_cost=cost("ARGON2_TIME_COST"),
+            memory_cost=cost("ARGON2_MEMORY_COST"),
+            parallelism=cost("ARGON2_PARALLELISM"),
+        )
 
 
 @lru_cache(maxsize=8)
@@ -128,14 +141,12 @@ def _hasher(
 
 
 def password_hasher() -> PasswordHasher:
-    """The argon2id hasher: argon2-cffi's defaults unless ``ARGON2_TIME_COST``,
-    ``ARGON2_MEMORY_COST`` (KiB) or ``ARGON2_PARALLELISM`` are configured (app config, or the
+    """The argon2id hasher: argon2-cffi's defaults unless the app's config sets
+    ``ARGON2_TIME_COST``, ``ARGON2_MEMORY_COST`` (KiB) or ``ARGON2_PARALLELISM`` (from the
     environment as ``LANTERNE_ARGON2_...``); tests lower them to stay fast."""
-    return _hasher(
-        _argon2_setting("TIME_COST"),
-        _argon2_setting("MEMORY_COST"),
-        _argon2_setting("PARALLELISM"),
-    )
+    settings = PasswordSettings.from_config(current_app.config) if has_app_context() else None
+    settings = settings or PasswordSettings()
+    return _hasher(settings.time_cost, settings.memory_cost, settings.parallelism)
 
 
 @lru_cache(maxsize=8)

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 from rq import Queue
 
-SUGGEST_JOB = "workers.jobs.suggest_category"
+from backend.jobs import SUGGEST_CATEGORY
 
 
 class NoWorkerAnsweredError(RuntimeError):
@@ -21,8 +21,10 @@ def suggest(*, connection: redis.Redis, text: str, wait_seconds: float) -> dict[
     Raises NoWorkerAnsweredError after ``wait_seconds``; the job is then cancelled so that a
     backlog of stale suggestions never builds up.
     """
-    queue = Queue("high", connection=connection)
-    job = queue.enqueue(SUGGEST_JOB, text, job_timeout=10, result_ttl=60, ttl=int(wait_seconds) + 1)
+    queue = Queue(SUGGEST_CATEGORY.queue, connection=connection)
+    job = queue.enqueue(
+        SUGGEST_CATEGORY.path, text, job_timeout=10, result_ttl=60, ttl=int(wait_seconds) + 1
+    )
     result = job.latest_result(timeout=max(1, round(wait_seconds)))
     if result is None or result.type != result.Type.SUCCESSFUL:
         # Best effort: the job may have finished in between, which is fine.

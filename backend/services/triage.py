@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
+from backend.jobs import LINK_REPORT
 from backend.models import Contact, Report, ReportStatus, ReportUpdate, Service, StaffUser
 from backend.models.nlp import CategoryCorrection
 from backend.services import audit, outbox, public_notes
@@ -34,12 +35,11 @@ from backend.services.catalogue import get_active_service
 from backend.services.classification import UnknownCategoryError, correct_category
 from backend.services.contacts import ContactCipher, ContactDetails, read_contact
 from backend.services.feedback import enqueue_refresh
-from backend.services.links import link_summaries, priority_boosts
-from backend.services.reports import public_history, set_status
+from backend.services.links import priority_boosts
+from backend.services.reports import set_status
 from backend.services.workflow import NOTE_REQUIRED, OPEN_STATUSES, TRANSITIONS
 
 __all__ = [
-    "LINK_JOB",
     "Priority",
     "StatusChangeError",
     "TriageFilters",
@@ -47,18 +47,19 @@ __all__ = [
     "allowed_statuses",
     "change_status",
     "correct",
+    "corrections_of",
+    "has_contact",
     "priority_of",
+    "rank_queue",
     "read_contact_logged",
-    "staff_view",
-    "triage_queue",
+    "report_priority",
+    "services_by_code",
     "visible_report",
 ]
 
-LINK_JOB = "workers.jobs.link_report"
 UNCERTAINTY_WEIGHT = 2.0
 LATENESS_CAP = 3.0
 DEFAULT_TARGET_DAYS = 7
-TOP_PREDICTIONS = 3
 PUBLIC_NOTE_MAX = 2000
 
 
@@ -147,7 +148,8 @@ def priority_of(
     )
 
 
-def _services(session: Session) -> dict[str, Service]:
+def services_by_code(session: Session) -> dict[str, Service]:
+    """Every service of the catalogue, by code (inactive ones too: old reports keep theirs)."""
     return {s.code: s for s in session.exec(select(Service))}
 
 
@@ -174,20 +176,21 @@ def _ranked(
     return ranked
 
 
-def triage_queue(
+def rank_queue(
     *,
     session: Session,
     staff: StaffUser,
     filters: TriageFilters,
+    services: dict[str, Service],
     page: int = 1,
     page_size: int = 50,
-    lang: str = "fr",
     now: datetime | None = None,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[tuple[Report, Priority]], int]:
     """One page of the reports ``staff`` may see, most urgent first, and how many match.
 
     The priority needs the links, so every matching report is ranked (a few columns each, the
     links counted in one query per 900 reports), then only the page is loaded in full.
+    ``services`` is ``services_by_code``'s answer (the caller names the services with it).
     """
     now = now or utcnow()
     stmt = sa.select(
@@ -209,52 +212,15 @@ def triage_queue(
     else:
         stmt = stmt.where(col(Report.status).in_(OPEN_STATUSES))
     rows = session.execute(stmt).all()
-    services = _services(session)
     ranked = _ranked(session, rows, services, now)
     start = (page - 1) * page_size
     chosen = ranked[start : start + page_size]
     ids = [report_id for report_id, _, _ in chosen]
     reports = {r.id: r for r in session.exec(select(Report).where(col(Report.id).in_(ids)))}
-    links = link_summaries(session, ids, lang=lang)
-    items = [
-        _summary(reports[report_id], priority, links[report_id], services, lang)
-        for report_id, priority, _ in chosen
-        if report_id in reports
+    page_items = [
+        (reports[report_id], priority) for report_id, priority, _ in chosen if report_id in reports
     ]
-    return items, len(ranked)
-
-
-def _service_name(services: dict[str, Service], code: str | None, lang: str) -> str | None:
-    service = services.get(code) if code else None
-    return service.name(lang) if service else None
-
-
-def _summary(
-    report: Report,
-    priority: Priority,
-    links: list[dict[str, Any]],
-    services: dict[str, Service],
-    lang: str,
-) -> dict[str, Any]:
-    return {
-        "id": report.id,
-        "tracking_id": report.tracking_id,
-        "status": report.status,
-        "service_code": report.service_code,
-        "service_name": _service_name(services, report.service_code, lang),
-        "predicted_code": report.predicted_code,
-        "confidence": report.confidence,
-        "needs_triage": report.needs_triage,
-        "area_code": report.area_code,
-        "address": report.address,
-        "description": report.description,
-        "created_at": report.created_at,
-        "priority": priority.total,
-        "priority_parts": priority.parts(),
-        "age_days": priority.age_days,
-        "target_days": priority.target_days,
-        "links": links,
-    }
+    return page_items, len(ranked)
 
 
 def visible_report(*, session: Session, staff: StaffUser, report_id: int) -> Report | None:
@@ -271,104 +237,36 @@ def allowed_statuses(report: Report) -> list[str]:
     return [s.value for s in ReportStatus if s in allowed]
 
 
-def staff_view(
-    *,
-    session: Session,
-    report: Report,
-    lang: str = "fr",
-    contact: ContactDetails | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """A report as triage staff see it: its words, prediction, hint, history, links, priority.
-
-    The resident's contact details are not in it unless ``contact`` is given (read with
-    :func:`read_contact_logged`); ``has_contact`` says whether there are any.
-    """
+def report_priority(
+    *, session: Session, report: Report, services: dict[str, Service], now: datetime | None = None
+) -> Priority:
+    """The priority of one report now (``services``: ``services_by_code``'s answer)."""
     assert report.id is not None
-    now = now or utcnow()
-    services = _services(session)
     service = services.get(report.service_code) if report.service_code else None
-    links = link_summaries(session, [report.id], lang=lang)[report.id]
-    priority = priority_of(
+    return priority_of(
         confidence=report.confidence,
         needs_triage=report.needs_triage,
         created_at=report.created_at,
         closed_at=report.closed_at,
         target_days=service.target_days if service else None,
         links=priority_boosts(session, [report.id])[report.id],
-        now=now,
+        now=now or utcnow(),
     )
-    corrections = session.exec(
+
+
+def corrections_of(*, session: Session, report: Report) -> Sequence[CategoryCorrection]:
+    """The report's category corrections, oldest first."""
+    return session.exec(
         select(CategoryCorrection)
         .where(CategoryCorrection.report_id == report.id)
         .order_by(col(CategoryCorrection.created_at), col(CategoryCorrection.id))
     ).all()
-    has_contact = (
-        session.exec(select(Contact.id).where(Contact.report_id == report.id)).first() is not None
-    )
-    top = (report.top_predictions or [])[:TOP_PREDICTIONS]
-    return {
-        **_summary(report, priority, links, services, lang),
-        "description_public": report.description_public,
-        "address_public": report.address_public,
-        "service_hint": report.service_hint,
-        "service_hint_name": _service_name(services, report.service_hint, lang),
-        "language": report.language,
-        "lat": report.lat,
-        "lon": report.lon,
-        "photo_url": f"/media/{report.photo_name}" if report.photo_name else None,
-        "source": report.source,
-        "updated_at": report.updated_at,
-        "closed_at": report.closed_at,
-        "prediction": {
-            "service_code": report.predicted_code,
-            "service_name": _service_name(services, report.predicted_code, lang),
-            "confidence": report.confidence,
-            "top": [
-                {
-                    "service_code": item.get("service_code"),
-                    "service_name": _service_name(services, item.get("service_code"), lang),
-                    "confidence": item.get("confidence"),
-                }
-                for item in top
-            ],
-            "model_version": report.model_version,
-        },
-        "history": [
-            {
-                "status": u.status,
-                "public_note": u.public_note,
-                # What the public sees of it, and what the scrubbing took out (None: the
-                # worker has not scrubbed it yet, and nothing of it is public).
-                "public_note_published": u.public_note_published,
-                "public_note_removed": u.public_note_removed,
-                "scrub_pending": bool(u.public_note) and u.public_note_published is None,
-                "author": u.author,
-                "created_at": u.created_at,
-            }
-            for u in public_history(session=session, report=report)
-        ],
-        "corrections": [
-            {
-                "service_code": c.service_code,
-                "predicted_code": c.predicted_code,
-                "author": c.author,
-                "created_at": c.created_at,
-            }
-            for c in corrections
-        ],
-        "allowed_statuses": allowed_statuses(report),
-        "has_contact": has_contact,
-        "contact": (
-            {
-                "email": contact.email,
-                "phone": contact.phone,
-                "consent_notifications": contact.consent_notifications,
-            }
-            if contact is not None
-            else None
-        ),
-    }
+
+
+def has_contact(*, session: Session, report: Report) -> bool:
+    """Whether the resident left contact details (without reading them)."""
+    stmt = select(Contact.id).where(Contact.report_id == report.id)
+    return session.exec(stmt).first() is not None
 
 
 def correct(
@@ -407,9 +305,10 @@ def correct(
         )
         outbox.add_job(
             session=session,
-            job_path=LINK_JOB,
+            job_path=LINK_REPORT.path,
             args=[report.id],
             job_id=f"link-report-{report.id}-{secrets.token_hex(6)}",
+            queue=LINK_REPORT.queue,
         )
         enqueue_refresh(session=session, report_id=report.id)
         # Commits the correction with the audit row and the jobs above.

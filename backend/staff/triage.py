@@ -25,6 +25,7 @@ from backend.services.access import can_read_contacts, service_scope
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
 from backend.services.workflow import STATUSES
+from backend.staff import report_view
 from backend.staff.pages import (
     N_,
     NP_,
@@ -245,7 +246,7 @@ def queue() -> str:
         status=status if status in STATUSES else None,
     )
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    items, total = triage.triage_queue(
+    items, total = report_view.triage_queue(
         session=db.session,
         staff=staff,
         filters=filters,
@@ -283,7 +284,7 @@ def _detail_page(
     status: int = 200,
 ) -> tuple[str, int]:
     lang = staff_language()
-    view = triage.staff_view(session=db.session, report=report, lang=lang, contact=contact)
+    view = report_view.staff_view(session=db.session, report=report, lang=lang, contact=contact)
     return (
         render_staff(
             "staff/report.html",

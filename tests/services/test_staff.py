@@ -13,11 +13,11 @@ from sqlmodel import Session, select
 from backend.models import AuditLog, Report, Service, StaffToken, StaffUser
 from backend.services import audit
 from backend.services.access import can_read_contacts, can_see_service, service_filter
+from backend.services.catalogue import UnknownServiceError
 from backend.services.staff import (
     DuplicateEmailError,
     InvalidCredentialsError,
     UnknownRoleError,
-    UnknownServiceError,
     authenticate,
     create_staff,
     hash_token,

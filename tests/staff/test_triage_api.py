@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from werkzeug.test import TestResponse
 
 from backend.db import utcnow
+from backend.jobs import QUEUES
 from backend.models import (
     AuditLog,
     CategoryCorrection,
@@ -27,7 +28,6 @@ from backend.models import (
     ReportUpdate,
 )
 from backend.services.classification import gold_examples
-from tests.conftest import QUEUES
 from tests.staff.triage_data import LAT, link, make_accident, make_report, north, token_for
 
 TRIAGE = "/api/v1/staff/triage"

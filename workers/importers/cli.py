@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from workers.importers.engine import DEFAULT_BATCH_SIZE, ImportOptions, ImportSummary, run_import
@@ -68,7 +69,9 @@ def _run(
 
     with db.new_session() as session:
         gazetteer = Gazetteer.load(streets) if streets else None
-        locator = Locator(session=session, city=CitySettings.from_app(), gazetteer=gazetteer)
+        locator = Locator(
+            session=session, city=CitySettings.from_config(current_app.config), gazetteer=gazetteer
+        )
         source = source_factory(locator)
         summary = run_import(
             source=source,

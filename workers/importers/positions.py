@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,14 +124,9 @@ class CitySettings:
     h3_resolution: int
 
     @classmethod
-    def from_app(cls) -> CitySettings:
-        """The settings of the current Flask app."""
-        from flask import current_app
-
-        return cls(
-            bbox=current_app.config.get("CITY_BBOX"),
-            h3_resolution=int(current_app.config.get("H3_RESOLUTION", 8)),
-        )
+    def from_config(cls, config: Mapping[str, Any]) -> CitySettings:
+        """The city settings of an app's config."""
+        return cls(bbox=config["CITY_BBOX"], h3_resolution=int(config["H3_RESOLUTION"]))
 
 
 class Locator:

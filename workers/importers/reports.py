@@ -43,9 +43,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from backend.db import dialect_insert, utcnow
+from backend.jobs import LINK_REPORTS, PROCESS_REPORT
 from backend.models import OutboxMessage, ReportStatus, ReportUpdate, Service
 from backend.services import outbox
-from backend.services.reports import PROCESS_JOB, new_tracking_id, process_job_id
+from backend.services.reports import new_tracking_id, process_job_id
 from backend.services.workflow import STATUSES as WORKFLOW_STATUSES
 from workers.importers.csv_files import CsvFile
 from workers.importers.mapping_fields import (
@@ -60,7 +61,6 @@ from workers.importers.positions import Locator
 from workers.importers.rows import ImportFileError, Progress, Row, RowError, row_hash
 from workers.importers.writers import existing_keys, link_job_id
 
-LINK_REPORTS_JOB = "workers.jobs.link_reports"
 IMPORT_AUTHOR = "import"
 STATUSES = set(WORKFLOW_STATUSES)
 
@@ -391,9 +391,10 @@ class ReportWriter:
                         messages.append(
                             outbox.add_job(
                                 session=self.session,
-                                job_path=PROCESS_JOB,
+                                job_path=PROCESS_REPORT.path,
                                 args=[report_id],
                                 job_id=process_job_id(report_id),
+                                queue=PROCESS_REPORT.queue,
                             )
                         )
                 else:
@@ -402,10 +403,10 @@ class ReportWriter:
                 messages.append(
                     outbox.add_job(
                         session=self.session,
-                        job_path=LINK_REPORTS_JOB,
+                        job_path=LINK_REPORTS.path,
                         args=[sorted(to_link)],
                         job_id=link_job_id("reports", to_link),
-                        queue="default",
+                        queue=LINK_REPORTS.queue,
                     )
                 )
             self.session.commit()

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
 from backend.db import dialect_insert, utcnow
+from backend.jobs import LINK_INCIDENTS
 from backend.services import outbox
 from workers.importers.rows import ImportFileError, row_hash
 
-LINK_INCIDENTS_JOB = "workers.jobs.link_incidents"
 # Parameters per statement stay well under SQLite's limit (32,766) and PostgreSQL's (65,535).
 _LOOKUP_CHUNK = 900
 
@@ -100,10 +100,10 @@ class IncidentWriter:
                 messages.append(
                     outbox.add_job(
                         session=self.session,
-                        job_path=LINK_INCIDENTS_JOB,
+                        job_path=LINK_INCIDENTS.path,
                         args=[sorted(ids)],
                         job_id=link_job_id("incidents", ids),
-                        queue="default",
+                        queue=LINK_INCIDENTS.queue,
                     )
                 )
             self.session.commit()

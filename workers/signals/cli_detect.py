@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlmodel import col, select
 
@@ -24,16 +25,6 @@ def _parse_day(_ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param=param) from None
 
 
-def detection_settings_from_config() -> Any:
-    """Detection settings, with any ``SIGNALS_DETECTION`` overrides of the app's config."""
-    from flask import current_app
-
-    from workers.signals.settings import DetectionSettings
-
-    overrides = current_app.config.get("SIGNALS_DETECTION") or {}
-    return DetectionSettings().with_overrides(overrides)
-
-
 @click.command("detect")
 @click.option(
     "--as-of",
@@ -46,11 +37,12 @@ def detection_settings_from_config() -> Any:
 def detect(as_of: date | None, as_json: bool) -> None:
     """Run the scan, the temporal and the co-occurrence detectors and record the signals."""
     from workers.signals.detect import detect_signals
+    from workers.signals.settings import DetectionSettings
 
     started = time.perf_counter()
     with db.new_session() as session:
         summary = detect_signals(
-            session=session, as_of=as_of, settings=detection_settings_from_config()
+            session=session, as_of=as_of, settings=DetectionSettings.from_config(current_app.config)
         )
     elapsed = time.perf_counter() - started
     if as_json:

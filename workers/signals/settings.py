@@ -110,6 +110,11 @@ class DetectionSettings:
     timezone: str = "Europe/Paris"
     area_level: str | None = None
 
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> DetectionSettings:
+        """The defaults, with any overrides of an app's ``SIGNALS_DETECTION`` config key."""
+        return cls().with_overrides(config.get("SIGNALS_DETECTION") or {})
+
     def with_overrides(self, overrides: Mapping[str, Any]) -> DetectionSettings:
         """A copy with some settings replaced (unknown names are an error)."""
         unknown = set(overrides) - set(self.__dataclass_fields__)

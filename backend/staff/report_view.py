@@ -1,0 +1,181 @@
+"""What triage staff see of a report, in their language: the view-model of the triage pages
+and of the triage API.
+
+The service (``backend.services.triage``) ranks the reports and says what may be done with
+them; this module turns its records into what is shown: service names in the reader's
+language, the priority's parts, the links' labels, the history with what the public sees of
+each note. The API's schemas (``backend.schemas.triage``) and the pages' templates read these
+dictionaries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from backend.models import Report, Service, StaffUser
+from backend.services.contacts import ContactDetails
+from backend.services.links import link_summaries
+from backend.services.reports import public_history
+from backend.services.triage import (
+    Priority,
+    TriageFilters,
+    allowed_statuses,
+    corrections_of,
+    has_contact,
+    rank_queue,
+    report_priority,
+    services_by_code,
+)
+
+TOP_PREDICTIONS = 3
+
+
+def triage_queue(
+    *,
+    session: Session,
+    staff: StaffUser,
+    filters: TriageFilters,
+    page: int = 1,
+    page_size: int = 50,
+    lang: str = "fr",
+    now: datetime | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the triage queue as staff see it (``rank_queue``), and how many match."""
+    services = services_by_code(session)
+    ranked, total = rank_queue(
+        session=session,
+        staff=staff,
+        filters=filters,
+        services=services,
+        page=page,
+        page_size=page_size,
+        now=now,
+    )
+    ids = [report.id for report, _ in ranked if report.id is not None]
+    links = link_summaries(session, ids, lang=lang)
+    items = [
+        _summary(report, priority, links[report.id], services, lang)
+        for report, priority in ranked
+        if report.id is not None
+    ]
+    return items, total
+
+
+def _service_name(services: dict[str, Service], code: str | None, lang: str) -> str | None:
+    service = services.get(code) if code else None
+    return service.name(lang) if service else None
+
+
+def _summary(
+    report: Report,
+    priority: Priority,
+    links: list[dict[str, Any]],
+    services: dict[str, Service],
+    lang: str,
+) -> dict[str, Any]:
+    return {
+        "id": report.id,
+        "tracking_id": report.tracking_id,
+        "status": report.status,
+        "service_code": report.service_code,
+        "service_name": _service_name(services, report.service_code, lang),
+        "predicted_code": report.predicted_code,
+        "confidence": report.confidence,
+        "needs_triage": report.needs_triage,
+        "area_code": report.area_code,
+        "address": report.address,
+        "description": report.description,
+        "created_at": report.created_at,
+        "priority": priority.total,
+        "priority_parts": priority.parts(),
+        "age_days": priority.age_days,
+        "target_days": priority.target_days,
+        "links": links,
+    }
+
+
+def staff_view(
+    *,
+    session: Session,
+    report: Report,
+    lang: str = "fr",
+    contact: ContactDetails | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A report as triage staff see it: its words, prediction, hint, history, links, priority.
+
+    The resident's contact details are not in it unless ``contact`` is given (read with
+    ``backend.services.triage.read_contact_logged``); ``has_contact`` says whether there are
+    any.
+    """
+    assert report.id is not None
+    services = services_by_code(session)
+    links = link_summaries(session, [report.id], lang=lang)[report.id]
+    priority = report_priority(session=session, report=report, services=services, now=now)
+    corrections = corrections_of(session=session, report=report)
+    top = (report.top_predictions or [])[:TOP_PREDICTIONS]
+    return {
+        **_summary(report, priority, links, services, lang),
+        "description_public": report.description_public,
+        "address_public": report.address_public,
+        "service_hint": report.service_hint,
+        "service_hint_name": _service_name(services, report.service_hint, lang),
+        "language": report.language,
+        "lat": report.lat,
+        "lon": report.lon,
+        "photo_url": f"/media/{report.photo_name}" if report.photo_name else None,
+        "source": report.source,
+        "updated_at": report.updated_at,
+        "closed_at": report.closed_at,
+        "prediction": {
+            "service_code": report.predicted_code,
+            "service_name": _service_name(services, report.predicted_code, lang),
+            "confidence": report.confidence,
+            "top": [
+                {
+                    "service_code": item.get("service_code"),
+                    "service_name": _service_name(services, item.get("service_code"), lang),
+                    "confidence": item.get("confidence"),
+                }
+                for item in top
+            ],
+            "model_version": report.model_version,
+        },
+        "history": [
+            {
+                "status": u.status,
+                "public_note": u.public_note,
+                # What the public sees of it, and what the scrubbing took out (None: the
+                # worker has not scrubbed it yet, and nothing of it is public).
+                "public_note_published": u.public_note_published,
+                "public_note_removed": u.public_note_removed,
+                "scrub_pending": bool(u.public_note) and u.public_note_published is None,
+                "author": u.author,
+                "created_at": u.created_at,
+            }
+            for u in public_history(session=session, report=report)
+        ],
+        "corrections": [
+            {
+                "service_code": c.service_code,
+                "predicted_code": c.predicted_code,
+                "author": c.author,
+                "created_at": c.created_at,
+            }
+            for c in corrections
+        ],
+        "allowed_statuses": allowed_statuses(report),
+        "has_contact": has_contact(session=session, report=report),
+        "contact": (
+            {
+                "email": contact.email,
+                "phone": contact.phone,
+                "consent_notifications": contact.consent_notifications,
+            }
+            if contact is not None
+            else None
+        ),
+    }
