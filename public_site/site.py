@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from backend.csp import set_policy
 from backend.extensions import db
+from backend.services.catalogue import UnknownServiceError
 from public_site import indicators as ind
 from public_site import maps, periods
 from public_site.areas import CITY, AreaNode
@@ -234,7 +235,7 @@ def choose_service(cat: ind.Catalogue, value: str | None) -> str:
         return ALL
     try:
         return cat.service(value).code
-    except ind.UnknownServiceError:
+    except UnknownServiceError:
         not_found(_("There is no category “%(code)s”. Choose one from the list.", code=value[:40]))
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -28,7 +28,7 @@ from backend.open311.errors import Open311Error
 from backend.open311.schemas import validation_messages
 from backend.schemas.reports import ReportCreateSchema
 from backend.services import reports as reports_service
-from backend.services.catalogue import get_active_service
+from backend.services.catalogue import UnknownServiceError, get_active_service
 from backend.services.contacts import ContactCipher
 
 SOURCE = "open311"
@@ -136,7 +136,7 @@ def create_request(
         )
     except reports_service.OutsideCityError as exc:
         raise Open311Error(400, f"location refused: {exc}") from exc
-    except reports_service.UnknownServiceError as exc:
+    except UnknownServiceError as exc:
         raise Open311Error(404, str(exc)) from exc
     except reports_service.IdempotencyConflictError as exc:
         raise Open311Error(400, str(exc)) from exc
