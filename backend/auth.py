@@ -247,7 +247,7 @@ def session_staff() -> StaffUser | None:
     staff_id = web_session.get("staff_id")
     if not isinstance(staff_id, int):
         return None
-    max_age = float(current_app.config.get("STAFF_SESSION_HOURS", 12)) * 3600
+    max_age = float(current_app.config["STAFF_SESSION_HOURS"]) * 3600
     if time.time() - float(web_session.get("staff_at", 0)) > max_age:
         return None
     staff = get_staff(session=db.session, staff_id=staff_id)

@@ -131,7 +131,7 @@ def _headers(response: Response) -> Response:
     # see public_site.maps): no inline script runs, no nonce is needed, and pages can be
     # cached. Images: this site, and the tile server when the city configured one.
     if "Content-Security-Policy" not in response.headers:
-        origin = tile_origin(current_app.config.get("PUBLIC_MAP_TILES"))
+        origin = tile_origin(current_app.config["PUBLIC_MAP_TILES"])
         images = ("'self'", "data:", *([origin] if origin else []))
         set_policy(response, img_src=images)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -202,8 +202,8 @@ def stored_map(cat: ind.Catalogue, spec: maps.MapSpec) -> maps.BaseMap | None:
     return maps.stored_base_map(
         db.session,
         spec,
-        tiles=current_app.config.get("PUBLIC_MAP_TILES"),
-        attribution=current_app.config.get("PUBLIC_MAP_ATTRIBUTION") or "",
+        tiles=current_app.config["PUBLIC_MAP_TILES"],
+        attribution=current_app.config["PUBLIC_MAP_ATTRIBUTION"] or "",
         version=cat.serial,
     )
 

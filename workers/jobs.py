@@ -306,22 +306,13 @@ def publish_aggregates(force: bool = False) -> dict[str, Any]:
     """Fold in missed changes, then rebuild the published snapshot if anything changed."""
     from flask import current_app
 
-    from public_site.open_data import open_data_path
     from workers.publication.cells import catch_up
     from workers.publication.publish import publish
     from workers.publication.settings import PublishSettings
 
     with job_session() as session:
-        cfg = current_app.config
-        catch_up(session=session, tz=cfg["PUBLIC_TIMEZONE"])
-        settings = PublishSettings(
-            threshold=cfg["MIN_PUBLISHED_COUNT"],
-            tz=cfg["PUBLIC_TIMEZONE"],
-            grid=cfg["PUBLIC_GRID_DEGREES"],
-            out_dir=open_data_path(cfg),
-            map_tiles=cfg.get("PUBLIC_MAP_TILES"),
-            map_attribution=cfg.get("PUBLIC_MAP_ATTRIBUTION") or "",
-        )
+        settings = PublishSettings.from_config(current_app.config)
+        catch_up(session=session, tz=settings.tz)
         return publish(session=session, settings=settings, force=force)
 
 

@@ -195,7 +195,7 @@ def _when(moment: datetime | str | None, lang: str) -> str:
         return "–"
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    local = moment.astimezone(ZoneInfo(current_app.config.get("PUBLIC_TIMEZONE", "Europe/Paris")))
+    local = moment.astimezone(ZoneInfo(current_app.config["PUBLIC_TIMEZONE"]))
     return local.strftime("%Y-%m-%d %H:%M" if lang == "en" else "%d/%m/%Y %H:%M")
 
 

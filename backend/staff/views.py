@@ -84,11 +84,11 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
 
 
 def _login_limit() -> str:
-    return str(current_app.config.get("STAFF_LOGIN_RATE_LIMIT") or "10 per minute")
+    return str(current_app.config["STAFF_LOGIN_RATE_LIMIT"])
 
 
 def _account_limit() -> str:
-    return str(current_app.config.get("STAFF_LOGIN_ACCOUNT_RATE_LIMIT") or "10 per 15 minutes")
+    return str(current_app.config["STAFF_LOGIN_ACCOUNT_RATE_LIMIT"])
 
 
 @bp.route("/login", methods=["GET", "POST"])

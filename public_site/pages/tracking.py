@@ -16,7 +16,7 @@ TRACKING_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 def _tracking_limit() -> str:
-    return str(current_app.config.get("RATELIMIT_PUBLIC_TRACKING") or "30 per minute")
+    return str(current_app.config["RATELIMIT_PUBLIC_TRACKING"])
 
 
 @bp.route("/suivi/<path:tracking_id>", methods=["GET", "POST"])
