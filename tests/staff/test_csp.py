@@ -7,46 +7,13 @@ import html
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
-from html.parser import HTMLParser
 
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from backend.models import Area, Signal, StaffUser
+from tests.public_site.test_csp import directives, scripts_of
 from tests.staff.conftest import login
-
-
-class Scripts(HTMLParser):
-    """The <script> elements of a page: their attributes and whether they hold code."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[dict[str, str | None]] = []
-        self._open: dict[str, str | None] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "script":
-            self._open = {**dict(attrs), "body": ""}
-            self.found.append(self._open)
-
-    def handle_data(self, data: str) -> None:
-        if self._open is not None:
-            self._open["body"] = (self._open["body"] or "") + data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            self._open = None
-
-
-def scripts_of(page: str) -> list[dict[str, str | None]]:
-    parser = Scripts()
-    parser.feed(page)
-    return parser.found
-
-
-def directives(header: str) -> dict[str, str]:
-    parts = (p.strip().split(" ", 1) for p in header.split(";") if p.strip())
-    return {name: value for name, value in parts}
 
 
 def sign_in(client: FlaskClient, make_staff: Callable[..., StaffUser], role: str) -> None:
