@@ -128,8 +128,9 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "/docs"
-    # The browsable UI's assets are loaded by the reader's browser, not by the server.
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    # The browsable UI's assets come from the swagger-ui-bundle package, served by the app
+    # itself (backend/api/docs_assets.py): the docs work offline, no third party is asked.
+    OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/assets/"
     API_SPEC_OPTIONS = {
         "info": {
             "description": (

@@ -8,7 +8,7 @@ from flask_smorest import Api
 
 def register_api(app: Flask, api: Api) -> None:
     """Register every API blueprint on the app."""
-    from backend.api import media, reports, services
+    from backend.api import docs_assets, media, reports, services
     from backend.open311 import views as open311
 
     api.register_blueprint(reports.blp)
@@ -22,6 +22,7 @@ def register_api(app: Flask, api: Api) -> None:
     api.register_blueprint(feedback.blp)
     api.register_blueprint(public_api.blp)
     app.register_blueprint(media.bp)
+    app.register_blueprint(docs_assets.bp)
     open311.register(app, api)
 
     from backend.api import staff

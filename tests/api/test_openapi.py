@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -184,3 +185,13 @@ def test_a_json_body_that_is_not_an_object_is_a_422(client: FlaskClient) -> None
     response = client.post("/api/v1/reports", json=[1, 2])
     assert response.status_code == 422
     assert response.json["errors"]["json_or_form"]["_schema"] == ["Invalid input type."]
+
+
+def test_the_browsable_docs_load_swagger_ui_from_the_app_itself(client: FlaskClient) -> None:
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assert assets and all(url.startswith("/api/v1/docs/assets/") for url in assets), assets
+    for url in assets:
+        with client.get(url) as answer:  # a file answer: closed when read
+            assert answer.status_code == 200, url
+            assert len(answer.get_data()) > 1000, url
