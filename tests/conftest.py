@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import redis
 import sqlalchemy as sa
 from flask import Flask, g, has_app_context
 from rq import Queue, SimpleWorker
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from backend import migrate
 from backend.app import create_app
@@ -20,6 +21,7 @@ from backend.config import TestingConfig
 from backend.db import make_engine
 from backend.extensions import db, limiter
 from backend.jobs import QUEUES
+from backend.models import Area, Signal
 from backend.services import outbox
 from backend.services.areas import AREA_INDEX
 from backend.services.catalogue import ensure_default_catalogue
@@ -187,3 +189,27 @@ def marseille_areas(session: Session) -> int:
         parent_field="DEPCO",
     )
     return summary.created
+
+
+def scan_signal_in_13203(session: Session, **fields: object) -> Signal:
+    """A space-time scan signal over two quartiers of the 3rd arrondissement (not committed).
+
+    The staff signals page and its map need one; ``fields`` sets what a test looks at.
+    """
+    codes = [a.code for a in session.exec(select(Area).where(Area.parent_code == "13203"))][:2]
+    day = date(2025, 3, 12)
+    values: dict[str, object] = {
+        "kind": "scan",
+        "method": "space_time_permutation",
+        "service_code": "streetlight",
+        "area_codes": codes,
+        "start": day - timedelta(days=2),
+        "end": day,
+        "p_value": 0.001,
+        "recurrence_interval_days": 1000,
+        "as_of": day,
+        **fields,
+    }
+    row = Signal(**values)  # type: ignore[arg-type]
+    session.add(row)
+    return row

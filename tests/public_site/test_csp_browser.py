@@ -10,16 +10,16 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlmodel import Session, select
+from sqlmodel import Session
 from werkzeug.serving import make_server
 
-from backend.models import Area, Signal
 from backend.services.staff import create_staff
+from tests.conftest import scan_signal_in_13203
 from tests.public_site.conftest import add_report, month_start
 
 CHROMIUM = shutil.which("chromium")
@@ -143,26 +143,14 @@ def test_public_pages_and_maps_run_under_the_policy(
 def test_the_staff_signals_map_runs_under_the_policy(
     server: str, browser: Any, session: Session, marseille_areas: int
 ) -> None:
-    codes = [a.code for a in session.exec(select(Area).where(Area.parent_code == "13203"))][:2]
-    day = date(2025, 3, 12)
-    session.add(
-        Signal(
-            key="scan:browser",
-            kind="scan",
-            method="space_time_permutation",
-            service_code="streetlight",
-            area_codes=codes,
-            start=day - timedelta(days=2),
-            end=day,
-            observed=9,
-            expected=2,
-            statistic=12,
-            p_value=0.001,
-            recurrence_interval_days=1000,
-            explanation_fr="Neuf lampadaires <b>signalés</b> en 3 jours.",
-            explanation_en="Nine street lights reported in 3 days.",
-            as_of=day,
-        )
+    signal = scan_signal_in_13203(
+        session,
+        key="scan:browser",
+        observed=9,
+        expected=2,
+        statistic=12,
+        explanation_fr="Neuf lampadaires <b>signalés</b> en 3 jours.",
+        explanation_en="Nine street lights reported in 3 days.",
     )
     create_staff(session=session, email="analyst@ville.example", role="analyst", password=PASSWORD)
     session.commit()
@@ -180,6 +168,6 @@ def test_the_staff_signals_map_runs_under_the_policy(
     assert "'nonce-" in scripts and "'unsafe-inline'" not in scripts
     frame = page.frame_locator("iframe.signals-map")
     frame.locator("path.leaflet-interactive").first.wait_for()
-    assert frame.locator("path.leaflet-interactive").count() == len(codes)
+    assert frame.locator("path.leaflet-interactive").count() == len(signal.area_codes)
     assert console.violations() == []
     assert console.errors() == []

@@ -6,12 +6,12 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
 
 from flask.testing import FlaskClient
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from backend.models import Area, Signal, StaffUser
+from backend.models import StaffUser
+from tests.conftest import scan_signal_in_13203
 from tests.public_site.test_csp import directives, scripts_of
 from tests.staff.conftest import login
 
@@ -42,26 +42,14 @@ def test_the_signals_map_scripts_carry_the_nonce_of_their_response(
     marseille_areas: int,
     make_staff: Callable[..., StaffUser],
 ) -> None:
-    codes = [a.code for a in session.exec(select(Area).where(Area.parent_code == "13203"))][:2]
-    day = date(2025, 3, 12)
-    session.add(
-        Signal(
-            key="scan:csp",
-            kind="scan",
-            method="space_time_permutation",
-            service_code="streetlight",
-            area_codes=codes,
-            start=day - timedelta(days=2),
-            end=day,
-            observed=12,
-            expected=1,
-            statistic=20,
-            p_value=0.001,
-            recurrence_interval_days=1000,
-            explanation_fr="12 signalements <script>alert(1)</script>",
-            explanation_en="12 reports",
-            as_of=day,
-        )
+    scan_signal_in_13203(
+        session,
+        key="scan:csp",
+        observed=12,
+        expected=1,
+        statistic=20,
+        explanation_fr="12 signalements <script>alert(1)</script>",
+        explanation_en="12 reports",
     )
     session.commit()
     sign_in(client, make_staff, "analyst")

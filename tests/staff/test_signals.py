@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from backend.models import Area, Signal
+from backend.models import Signal
 from backend.services.staff import create_staff
+from tests.conftest import scan_signal_in_13203
 
 PASSWORD = "a long enough test password"
 
@@ -48,26 +48,15 @@ def _login(client: FlaskClient, session: Session, role: str, **kw: object) -> No
 
 @pytest.fixture
 def one_signal(session: Session, marseille_areas: int) -> Signal:
-    codes = [a.code for a in session.exec(select(Area).where(Area.parent_code == "13203"))][:2]
-    day = date(2025, 3, 12)
-    row = Signal(
+    row = scan_signal_in_13203(
+        session,
         key="scan:test",
-        kind="scan",
-        method="space_time_permutation",
-        service_code="streetlight",
-        area_codes=codes,
-        start=day - timedelta(days=2),
-        end=day,
         observed=12,
         expected=1,
         statistic=20,
-        p_value=0.001,
-        recurrence_interval_days=1000,
         explanation_fr="12 signalements d'éclairage public en panne <b>en 3 jours</b>.",
         explanation_en="12 street-light outage reports in 3 days.",
-        as_of=day,
     )
-    session.add(row)
     session.commit()
     return row
 
