@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, g, has_app_context
 from rq import Queue, SimpleWorker
 from sqlmodel import Session, SQLModel, select
+from werkzeug.serving import make_server
 
 from backend import migrate
 from backend.app import create_app
@@ -213,3 +216,46 @@ def scan_signal_in_13203(session: Session, **fields: object) -> Signal:
     row = Signal(**values)  # type: ignore[arg-type]
     session.add(row)
     return row
+
+
+# Debian's Chromium, found on PATH (``make browser`` installs it); Playwright drives it and never
+# downloads a browser of its own.
+CHROMIUM = shutil.which("chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# The phone every resident-facing browser test uses (an iPhone 12-14's CSS viewport).
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True}
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Chromium on PATH (make browser, or apt-get install chromium)"
+)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app on a free loopback port, in a thread: real HTTP for a real browser."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    """A headless Chromium (Playwright's ``Browser``); tests open their own contexts on it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -15,6 +15,7 @@ from backend.models.apikey import (
 )
 from backend.models.area import Area
 from backend.models.contact import Contact
+from backend.models.event import Event, EventResource
 from backend.models.feedback import Feedback
 from backend.models.idempotency import IdempotencyRecord
 from backend.models.incident import Incident, ReportIncidentLink
@@ -25,6 +26,8 @@ from backend.models.report import Report, ReportStatus, ReportUpdate
 from backend.models.service import Service
 from backend.models.signal import Signal, SignalKind, SignalStatus
 from backend.models.staff import AuditLog, Role, StaffToken, StaffUser
+from backend.models.street import Street
+from backend.models.subscription import Subscription
 
 __all__ = [
     "AggregateCell",
@@ -38,6 +41,8 @@ __all__ = [
     "CategoryCorrection",
     "AuditLog",
     "Contact",
+    "Event",
+    "EventResource",
     "ExternalUpdate",
     "IdempotencyRecord",
     "Incident",
@@ -57,4 +62,6 @@ __all__ = [
     "SignalStatus",
     "StaffToken",
     "StaffUser",
+    "Street",
+    "Subscription",
 ]
