@@ -11,6 +11,11 @@ def register_api(app: Flask, api: Api) -> None:
     from backend.api import docs_assets, media, reports, services
     from backend.open311 import views as open311
 
+    from backend.api import followers
+
+    # Before reports.blp: /reports/nearby is a path of its own, not a tracking id.
+    api.register_blueprint(followers.blp)
+    api.register_blueprint(followers.streets_blp)
     api.register_blueprint(reports.blp)
     from backend.api import classify
 
