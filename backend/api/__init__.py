@@ -8,10 +8,8 @@ from flask_smorest import Api
 
 def register_api(app: Flask, api: Api) -> None:
     """Register every API blueprint on the app."""
-    from backend.api import docs_assets, media, reports, services
+    from backend.api import docs_assets, followers, media, reports, services
     from backend.open311 import views as open311
-
-    from backend.api import followers
 
     # Before reports.blp: /reports/nearby is a path of its own, not a tracking id.
     api.register_blueprint(followers.blp)
