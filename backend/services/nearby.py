@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, or_
 
 from backend.models import Report, Service, Subscription
 from backend.services.reports import snap
@@ -76,14 +77,14 @@ def nearby_open_reports(
     dlat = reach / 111_320
     dlon = reach / (111_320 * max(math.cos(math.radians(lat)), 0.01))
     code = func.coalesce(Report.service_code, Report.service_hint)
-    stmt = select(
-        Report.id,
-        Report.tracking_id,
-        Report.status,
-        Report.created_at,
-        Report.lat,
-        Report.lon,
-        Report.description_public,
+    stmt = sa_select(
+        col(Report.id),
+        col(Report.tracking_id),
+        col(Report.status),
+        col(Report.created_at),
+        col(Report.lat),
+        col(Report.lon),
+        col(Report.description_public),
     ).where(
         code == service_code,
         col(Report.status).in_(OPEN_STATUSES),
@@ -93,7 +94,7 @@ def nearby_open_reports(
         or_(col(Report.service_code).is_(None), Report.service_code == service_code),
     )
     candidates = []
-    for row in session.exec(stmt):
+    for row in session.connection().execute(stmt).all():
         cell = (snap(row.lat, NEARBY_GRID_DEGREES), snap(row.lon, NEARBY_GRID_DEGREES))
         distance = _distance_m(*origin, *cell)
         if distance <= radius_m:
@@ -104,11 +105,12 @@ def nearby_open_reports(
     counts: dict[int, int] = {}
     if ids:
         count_stmt = (
-            select(Subscription.report_id, func.count())
+            sa_select(col(Subscription.report_id), func.count())
             .where(col(Subscription.report_id).in_(ids))
             .group_by(col(Subscription.report_id))
         )
-        counts = {report_id: int(n) for report_id, n in session.exec(count_stmt)}
+        rows = session.connection().execute(count_stmt).all()
+        counts = {report_id: int(n) for report_id, n in rows}
     return [
         NearbyReport(
             tracking_id=row.tracking_id,

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from backend.models import Street
 
-__all__ = ["fold", "match", "street_part"]
+__all__ = ["fold", "has_streets", "match", "street_part"]
 
 _NON_ALNUM = re.compile(r"[\W_]+")  # Unicode: "œ" is a letter, "_" is not
 # A house number in front of the street ("12", "12 bis", "12b,"): not part of its name.
@@ -67,3 +67,8 @@ def match(session: Session, text: str, limit: int = 10) -> list[Street]:
             if len(found) >= limit:
                 break
     return found
+
+
+def has_streets(session: Session) -> bool:
+    """Whether the city imported its gazetteer."""
+    return session.exec(select(Street.id).limit(1)).first() is not None
