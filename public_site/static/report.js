@@ -180,7 +180,7 @@
     item.appendChild(el("strong", {}, row.service_name));
     item.appendChild(el("span", { "class": "small" },
       " · " + row.distance_m + " " + T.distance + " · " + T.reported + " " + when +
-      " · " + row.followers + " " + T.followers));
+      " · " + T.followers + " " + row.followers));
     if (row.description_excerpt) {
       item.appendChild(el("p", { "class": "excerpt" }, row.description_excerpt));
     }
@@ -200,7 +200,7 @@
       }).then(function (result) {
         var says = el("p", { "class": "notice", role: "status" });
         if (result.ok) {
-          says.textContent = T.followed + " (" + result.answer.followers + " " + T.followers + ") ";
+          says.textContent = T.followed + " " + T.followers + " " + result.answer.followers + ". ";
           says.appendChild(el("a", { href: trackingUrl(row.tracking_id) }, T.track));
           button.replaceWith(says);
         } else {
@@ -227,6 +227,7 @@
   function say(text, link) {
     status.hidden = false;
     status.textContent = text;
+    status.scrollIntoView({ block: "center" });
     if (link) {
       status.appendChild(document.createTextNode(" "));
       status.appendChild(el("a", { href: link, "class": "track-link" }, T.track));
