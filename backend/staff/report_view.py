@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from backend.models import Report, Service, StaffUser
 from backend.services.contacts import ContactDetails
+from backend.services.followers import followers_count
 from backend.services.links import link_summaries
 from backend.services.reports import public_history
 from backend.services.triage import (
@@ -127,6 +128,8 @@ def staff_view(
         "lat": report.lat,
         "lon": report.lon,
         "photo_url": f"/media/{report.photo_name}" if report.photo_name else None,
+        # Residents who said "it's the same" instead of filing it again.
+        "followers": followers_count(session, report.id),
         "source": report.source,
         "updated_at": report.updated_at,
         "closed_at": report.closed_at,

@@ -95,6 +95,7 @@ TEXT: dict[str, Message] = {
     "note_pending": N_("being scrubbed: nothing of it is public yet"),
     "position": N_("Position"),
     "photo": N_("Photo"),
+    "followers": N_("Residents following it (+1)"),
     "prediction": N_("Automatic category"),
     "model": N_("model"),
     "hint": N_("Category chosen by the resident"),
