@@ -5,22 +5,27 @@
 importScripts("/static/public/drafts.js");
 
 var CACHE = "lanterne-report-v1";
-var FILES = [
+// Kept at install: what the form needs offline (a few kilobytes beside the page).
+var PRECACHE = [
   "/signaler",
   "/report",
   "/static/public/site.css",
   "/static/public/report.js",
   "/static/public/drafts.js",
-  "/static/public/icon-192.png",
+  "/static/public/icon-192.png"
+];
+// Kept the first time the page uses them (Leaflet comes only with "Use my position": not
+// downloaded by a first visit that never asks for it).
+var FILES = PRECACHE.concat([
   "/static/vendor/leaflet/leaflet.js",
   "/static/vendor/leaflet/leaflet.css",
   "/static/vendor/leaflet/images/marker-icon.png",
   "/static/vendor/leaflet/images/marker-shadow.png"
-];
+]);
 var PAGES = ["/signaler", "/report"];
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(FILES); }));
+  event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(PRECACHE); }));
   self.skipWaiting();
 });
 
