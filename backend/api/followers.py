@@ -65,7 +65,7 @@ class Follow(MethodView):
     @blp.alt_response(404, description="No report has this tracking id")
     @blp.alt_response(409, description="The report is closed")
     @blp.alt_response(429, response=TOO_MANY_REQUESTS)
-    def post(self, data: dict[str, Any], tracking_id: str) -> dict[str, int]:
+    def post(self, data: dict[str, Any], tracking_id: str) -> dict[str, Any]:
         """Follow an open report; the same e-mail twice is one follower."""
         session = db.session
         report = reports_service.get_by_tracking_id(session=session, tracking_id=tracking_id)
@@ -77,7 +77,7 @@ class Follow(MethodView):
             )
         except followers_service.ReportClosedError as exc:
             fail(409, f"This report is closed: {exc}. Report the problem again if it is back.")
-        return {"followers": count}
+        return {"followers": count, "notifications": bool(data["email"])}
 
 
 @streets_blp.route("")

@@ -60,23 +60,28 @@ class FollowSchema(ma.Schema):
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
     consent = fields.Boolean(
         load_default=False,
-        metadata={"description": "Agree to be e-mailed when its status changes (needs email)."},
+        metadata={
+            "description": "Agree to be e-mailed when its status changes; without it the "
+            "e-mail is not kept and the follow is a +1 only."
+        },
     )
     language = fields.String(load_default="fr", validate=validate.OneOf(["fr", "en"]))
 
-    @ma.validates_schema
-    def _consent_with_email(self, data: dict[str, object], **_kwargs: object) -> None:
-        if data.get("email") and not data.get("consent"):
-            raise ma.ValidationError(
-                "Tick the consent to be e-mailed, or leave the e-mail out (a +1 needs none).",
-                field_name="consent",
-            )
+    @ma.post_load
+    def _email_only_with_consent(self, data: dict[str, object], **_kwargs: object) -> dict:
+        # An e-mail nobody agreed to be written to is not kept: the follow is a +1 only.
+        if not data.get("consent"):
+            data["email"] = None
+        return data
 
 
 class FollowedSchema(ma.Schema):
-    """The report's followers count after this follow."""
+    """The report's followers count after this follow, and whether this one is e-mailed."""
 
     followers = fields.Integer()
+    notifications = fields.Boolean(
+        metadata={"description": "True when an e-mail was given with the consent: kept, notified."}
+    )
 
 
 class StreetQuerySchema(ma.Schema):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_wtf.csrf import CSRFError
@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from backend.api.reports import contact_cipher, intake_settings
 from backend.extensions import db, limiter
+from backend.schemas.followers import FollowSchema
 from backend.schemas.reports import ReportCreateSchema
 from backend.services import followers as followers_service
 from backend.services import reports as reports_service
@@ -218,7 +219,7 @@ def report_form_en() -> ResponseReturnValue:
 @bp.route("/suivi/<path:tracking_id>/suivre", methods=["POST"])
 @limiter.limit(_intake_limit)
 def follow_report(tracking_id: str) -> ResponseReturnValue:
-    """ "It's the same: follow it / +1" without JavaScript; back to the tracking page."""
+    """Follow a report ("it's the same / +1") without JavaScript; back to its tracking page."""
     report = None
     if TRACKING_RE.match(tracking_id):
         report = reports_service.get_by_tracking_id(session=db.session, tracking_id=tracking_id)
@@ -226,21 +227,22 @@ def follow_report(tracking_id: str) -> ResponseReturnValue:
         not_found(_("No report has this tracking number. Check the link you received."))
     assert report is not None
     current_app.extensions["csrf"].protect()
-    email = request.form.get("email", "").strip() or None
-    consent = request.form.get("consent") == "on"
-    if email and not consent:
-        # Never keep an e-mail its owner did not agree to be written to: a +1 only.
-        email = None
-    if email and "@" not in email:
-        email = None
+    try:
+        data = FollowSchema().load(
+            {
+                "email": request.form.get("email", "").strip() or None,
+                "consent": request.form.get("consent") == "on",
+                "language": lang(),
+            }
+        )
+    except ma.ValidationError:
+        abort(400, description=_field_message("contact_email"))
     try:
         followers_service.follow(
             session=db.session,
             cipher=contact_cipher(),
             report=report,
-            email=email,
-            consent=consent and email is not None,
-            language=lang(),
+            **data,
         )
     except followers_service.ReportClosedError:
         return redirect(lurl("public.tracking", tracking_id=tracking_id), code=303)

@@ -255,6 +255,9 @@ def test_following_from_the_tracking_page_without_javascript(
     rows = session.exec(select(Subscription)).all()
     assert len(rows) == 2
     assert sorted(r.consent_notifications for r in rows) == [False, True]
+    bad = client.post(url, data={"csrf_token": csrf, "email": "pas-une-adresse", "consent": "on"})
+    assert bad.status_code == 400
+    assert len(session.exec(select(Subscription)).all()) == 2
     missing = client.post("/suivi/AAAAAAAAAAAAAAAAAAAAAAAA/suivre", data={"csrf_token": csrf})
     assert missing.status_code == 404
 
