@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, or_
+from sqlmodel import Session, col
 
 from backend.models import Report, Service, Subscription
 from backend.services.reports import snap
@@ -76,6 +76,7 @@ def nearby_open_reports(
     reach = radius_m + 2 * 111_320 * NEARBY_GRID_DEGREES
     dlat = reach / 111_320
     dlon = reach / (111_320 * max(math.cos(math.radians(lat)), 0.01))
+    # The category staff or the worker settled on; before that, the resident's own hint.
     code = func.coalesce(Report.service_code, Report.service_hint)
     stmt = sa_select(
         col(Report.id),
@@ -90,8 +91,6 @@ def nearby_open_reports(
         col(Report.status).in_(OPEN_STATUSES),
         col(Report.lat).between(lat - dlat, lat + dlat),
         col(Report.lon).between(lon - dlon, lon + dlon),
-        # A report another category's worker moved away from this hint is not this category.
-        or_(col(Report.service_code).is_(None), Report.service_code == service_code),
     )
     candidates = []
     for row in session.connection().execute(stmt).all():

@@ -7,6 +7,7 @@ and sent once it is back, exactly once. Screenshots go to ``test-artifacts/publi
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlmodel import Session, select
 from werkzeug.serving import make_server
 
@@ -109,6 +111,12 @@ def seed(session: Session, client: FlaskClient) -> str:
     return tracking_id
 
 
+def a_photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (80, 60), (90, 90, 90)).save(out, format="JPEG")
+    return out.getvalue()
+
+
 def reports(session: Session) -> int:
     session.expire_all()
     return len(session.exec(select(Report)).all())
@@ -173,6 +181,9 @@ def test_report_with_position_suggestions_duplicate_and_offline_draft(
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.fill("#description", "Nid-de-poule profond au milieu de la chaussée")
     page.select_option("#service_code", "road_damage")
+    page.set_input_files(
+        "#photo", files=[{"name": "trou.jpg", "mimeType": "image/jpeg", "buffer": a_photo()}]
+    )
     page.click("#locate")
     page.wait_for_function("document.getElementById('lat').value !== ''")
     context.set_offline(True)
@@ -199,6 +210,7 @@ def test_report_with_position_suggestions_duplicate_and_offline_draft(
     filed = session.exec(select(Report).where(Report.service_hint == "road_damage")).one()
     assert filed.description == "Nid-de-poule profond au milieu de la chaussée"
     assert filed.lat == pytest.approx(HERE["latitude"]) and filed.language == "fr"
+    assert filed.photo_name  # the photo was kept on the phone as a Blob, then sent
     context.close()
     assert problems == []
 
