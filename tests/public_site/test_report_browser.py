@@ -82,8 +82,12 @@ def classify_worker(
             time.sleep(1)
         yield
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        worker.terminate()  # RQ's warm shutdown: the job at hand, then stop
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
         log.close()
 
 
