@@ -76,6 +76,7 @@
           lookNearby();
         });
       } else {
+        map.invalidateSize();  // it may have been hidden meanwhile
         marker.setLatLng([latitude, longitude]);
         if (moveMap) { map.setView([latitude, longitude], 17); }
       }
@@ -201,7 +202,7 @@
         var says = el("p", { "class": "notice", role: "status" });
         if (result.ok) {
           says.textContent = T.followed + " " + T.followers + " " + result.answer.followers + ". ";
-          says.appendChild(el("a", { href: trackingUrl(row.tracking_id) }, T.track));
+          says.appendChild(el("a", { href: trackingUrl(row.tracking_id) }, T.see));
           button.replaceWith(says);
         } else {
           says.textContent = result.answer.message || "";
@@ -261,6 +262,12 @@
       say(T.saved_offline);
       form.reset();
       lat.value = ""; lon.value = "";
+      // The next report starts afresh: no pin, no position, no duplicates of this one.
+      $("pin-map").hidden = true;
+      $("pin-help").hidden = true;
+      $("locate-status").textContent = "";
+      $("nearby").hidden = true;
+      box.hidden = true;
       if (navigator.serviceWorker && navigator.serviceWorker.ready) {
         navigator.serviceWorker.ready.then(function (reg) {
           return reg.sync && reg.sync.register("lanterne-drafts");
