@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from shapely.geometry import shape
 from shapely.validation import explain_validity
-from sqlalchemy import String, cast, func
+from sqlalchemy import String, cast, delete, func
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
@@ -287,6 +287,38 @@ def _snapshot(event: Event) -> dict[str, Any]:
     }
 
 
+# Resources recorded this far before the start or after the end belong to another event.
+RESOURCE_MARGIN = timedelta(hours=12)
+
+
+def _delete_resources(*, session: Session, event_id: int) -> None:
+    # One statement, not ORM deletes: the rows have no relationship the flush could order.
+    session.execute(delete(EventResource).where(col(EventResource.event_id) == event_id))
+
+
+def _replace_resources(*, session: Session, event: Event, resources: list[dict[str, Any]]) -> None:
+    """Replace what an event deployed by ``resources`` (hours on the hour, near the event)."""
+    hours = [r["hour"] for r in resources]
+    if len(set(hours)) != len(hours):
+        raise EventError("resources", "an hour appears twice in the resources")
+    for hour in hours:
+        if not (event.starts_at - RESOURCE_MARGIN <= hour <= event.ends_at + RESOURCE_MARGIN):
+            raise EventError(
+                "resources",
+                f"the hour {hour.isoformat()} is more than 12 hours away from the event",
+            )
+    _delete_resources(session=session, event_id=event.id or 0)
+    for item in resources:
+        session.add(
+            EventResource(
+                event_id=event.id or 0,
+                hour=item["hour"],
+                agents=item.get("agents"),
+                barriers=item.get("barriers"),
+            )
+        )
+
+
 def create_event(*, session: Session, data: dict[str, Any], staff: StaffUser) -> Event:
     """Check and store a new event (source "staff") with its audit row; commits."""
     values: dict[str, Any] = {k: data.get(k) for k in EDITABLE_FIELDS}
@@ -295,6 +327,12 @@ def create_event(*, session: Session, data: dict[str, Any], staff: StaffUser) ->
     event = Event(**values, source="staff")
     session.add(event)
     session.flush()
+    if data.get("resources") is not None:
+        try:
+            _replace_resources(session=session, event=event, resources=data["resources"])
+        except EventError:
+            session.rollback()
+            raise
     audit.record(
         session=session,
         actor=staff,
@@ -326,6 +364,13 @@ def update_event(
         setattr(event, key, value)
     after = _snapshot(event)
     changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    if data.get("resources") is not None:
+        try:
+            _replace_resources(session=session, event=event, resources=data["resources"])
+        except EventError:
+            session.rollback()
+            raise
+        changed["resources"] = {"from": None, "to": len(data["resources"])}
     if changed:
         event.updated_at = utcnow()
         session.add(event)
@@ -349,7 +394,6 @@ def delete_event(*, session: Session, event: Event, staff: StaffUser) -> None:
         target=f"event:{event.id}",
         details={"name": event.name, "kind": event.kind, "source": event.source},
     )
-    for row in resources_of(session=session, event_id=event.id or 0):
-        session.delete(row)
+    _delete_resources(session=session, event_id=event.id or 0)
     session.delete(event)
     session.commit()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from backend.db import dialect_insert, utcnow
 from backend.models import Event, EventResource
 from backend.services.events import (
     EVENT_KINDS,
+    RESOURCE_MARGIN,
     EventError,
     check_event,
     parse_time,
@@ -57,8 +58,6 @@ STORED_FIELDS = (
     "expected_attendance",
     "notes",
 )
-# Resources recorded this far before the start or after the end belong to another event.
-RESOURCE_MARGIN = timedelta(hours=12)
 HINTS = {
     "name": "give the event's name",
     "kind": f"use one of {', '.join(EVENT_KINDS)}",
