@@ -120,7 +120,8 @@ def check_geometry(geometry: Any) -> dict[str, Any]:
         )
     if not polygon.is_valid:
         raise EventError("geometry", f"the polygon is not valid: {explain_validity(polygon)}")
-    return dict(geometry)
+    # Only what GeoJSON defines for a geometry is kept (no foreign members).
+    return {"type": geometry["type"], "coordinates": geometry["coordinates"]}
 
 
 def check_place(
@@ -169,7 +170,8 @@ def check_place(
 
 
 def check_event(values: dict[str, Any]) -> None:
-    """Every rule of an event's fields (kind, times, place, attendance)."""
+    """Every rule of an event's fields (kind, times, place, attendance); a polygon given is
+    kept as its type and coordinates only (``values`` is changed in place)."""
     name = (values.get("name") or "").strip()
     if not name:
         raise EventError("name", "the name is empty")
@@ -179,6 +181,8 @@ def check_event(values: dict[str, Any]) -> None:
         )
     check_times(values["starts_at"], values["ends_at"])
     check_place(**{k: values.get(k) for k in PLACE_FIELDS})
+    if values.get("geometry") is not None:
+        values["geometry"] = check_geometry(values["geometry"])
     attendance = values.get("expected_attendance")
     if attendance is not None and not (0 <= attendance <= MAX_ATTENDANCE):
         raise EventError(
