@@ -16,7 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, redirect, request, url_for
-from sqlmodel import col, select
+from shapely.geometry import Point, shape
+from shapely.ops import unary_union
+from sqlmodel import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.auth import current_staff
@@ -171,28 +173,52 @@ def _not_found() -> tuple[str, int]:
 
 
 def _place_features(event: Event) -> dict[str, Any]:
-    """The event's place as GeoJSON for the map: a point with its radius, a polygon, areas."""
+    """The event's place as GeoJSON for the map (a point with its radius, a polygon, areas),
+    and, for context, the outlines of the quartiers around it."""
     features: list[dict[str, Any]] = []
     if event.lat is not None and event.lon is not None:
         features.append(
             {
                 "type": "Feature",
                 "geometry": {"type": "Point", "coordinates": [event.lon, event.lat]},
-                "properties": {"radius": event.radius_m or 0},
+                "properties": {"radius": event.radius_m or 0, "role": "place"},
             }
         )
     if event.geometry is not None:
-        features.append({"type": "Feature", "geometry": event.geometry, "properties": {}})
-    if event.area_codes:
-        areas = db.session.exec(select(Area).where(col(Area.code).in_(event.area_codes)))
-        for area in areas:
+        features.append(
+            {"type": "Feature", "geometry": event.geometry, "properties": {"role": "place"}}
+        )
+    areas = list(db.session.exec(select(Area)))
+    for area in areas:
+        if area.code in event.area_codes:
             features.append(
                 {
                     "type": "Feature",
                     "geometry": json.loads(area.geometry),
-                    "properties": {"name": area.name},
+                    "properties": {"name": area.name, "role": "place"},
                 }
             )
+    if features:
+        around = unary_union(
+            [shape(f["geometry"]) for f in features if f["geometry"]["type"] != "Point"]
+            + [
+                Point(f["geometry"]["coordinates"]).buffer(0.01)
+                for f in features
+                if f["geometry"]["type"] == "Point"
+            ]
+        ).envelope.buffer(0.005)
+        for area in areas:
+            if area.code in event.area_codes:
+                continue
+            outline = shape(json.loads(area.geometry))
+            if outline.intersects(around):
+                features.append(
+                    {
+                        "type": "Feature",
+                        "geometry": json.loads(area.geometry),
+                        "properties": {"name": area.name, "role": "context"},
+                    }
+                )
     return {"type": "FeatureCollection", "features": features}
 
 
