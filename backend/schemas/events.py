@@ -32,6 +32,13 @@ def _tz() -> str:
     return str(current_app.config["PUBLIC_TIMEZONE"])
 
 
+def _utc(value: datetime, field: str) -> datetime:
+    try:
+        return local_to_utc(value, _tz(), field)
+    except EventError as exc:
+        raise ValidationError(exc.message, field) from exc
+
+
 class ResourceSchema(ma.Schema):
     """What was deployed in one hour."""
 
@@ -43,7 +50,7 @@ class ResourceSchema(ma.Schema):
 
     @post_load
     def _utc(self, data: dict[str, Any], **_kw: Any) -> dict[str, Any]:
-        data["hour"] = local_to_utc(data["hour"], _tz())
+        data["hour"] = _utc(data["hour"], "hour")
         if data["hour"].minute or data["hour"].second or data["hour"].microsecond:
             raise ValidationError("an hour starts on the hour (e.g. 21:00)", "hour")
         if data["agents"] is None and data["barriers"] is None:
@@ -102,7 +109,7 @@ class EventSummarySchema(ma.Schema):
         values = dict(data)
         for key in ("starts_at", "ends_at"):
             if isinstance(values.get(key), datetime):
-                values[key] = local_to_utc(values[key], _tz())
+                values[key] = _utc(values[key], key)
         try:
             check_event(values)
         except EventError as exc:
@@ -112,7 +119,7 @@ class EventSummarySchema(ma.Schema):
     def _utc(self, data: dict[str, Any], **_kw: Any) -> dict[str, Any]:
         for key in ("starts_at", "ends_at"):
             if isinstance(data.get(key), datetime):
-                data[key] = local_to_utc(data[key], _tz())
+                data[key] = _utc(data[key], key)
         return data
 
 
@@ -159,7 +166,7 @@ class EventQueryArgsSchema(ma.Schema):
 
     @post_load
     def _utc(self, data: dict[str, Any], **_kw: Any) -> dict[str, Any]:
-        for key in ("start", "end"):
+        for key, name in (("start", "from"), ("end", "to")):
             if key in data:
-                data[key] = local_to_utc(data[key], _tz())
+                data[key] = _utc(data[key], name)
         return data

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.validation import explain_validity
 from sqlalchemy import String, cast, delete, func
@@ -40,6 +41,8 @@ MAX_RADIUS_M = 5_000.0
 # A fair or a Christmas market lasts weeks; a year would be a typo in the end date.
 MAX_DURATION = timedelta(days=62)
 MAX_ATTENDANCE = 5_000_000
+# Past events are history to learn from; a year outside these is a typo.
+FIRST_YEAR, LAST_YEAR = 1990, 2100
 PLACE_FIELDS = ("lat", "lon", "radius_m", "geometry", "area_codes")
 EDITABLE_FIELDS = (
     "name",
@@ -65,11 +68,14 @@ class EventError(ValueError):
         self.message = message
 
 
-def local_to_utc(value: datetime, tz: str) -> datetime:
+def local_to_utc(value: datetime, tz: str, field: str = "time") -> datetime:
     """A time as UTC: an aware time converted, a naive one read as the city's local time."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz))
-    return value.astimezone(ZoneInfo("UTC"))
+    try:
+        return value.astimezone(ZoneInfo("UTC"))
+    except OverflowError as exc:  # the first or last hours of year 1 or 9999
+        raise EventError(field, f"{field} {value.isoformat()} is out of range") from exc
 
 
 def parse_time(text: str, field: str, tz: str) -> datetime:
@@ -85,11 +91,14 @@ def parse_time(text: str, field: str, tz: str) -> datetime:
             f"{field} {text!r} is not an ISO 8601 time (2026-05-02T21:00+02:00, or "
             "2026-05-02 21:00 in local time)",
         ) from exc
-    return local_to_utc(parsed, tz)
+    return local_to_utc(parsed, tz, field)
 
 
 def check_times(starts_at: datetime, ends_at: datetime) -> None:
-    """End after start, and a plausible duration."""
+    """End after start, a plausible duration, and years a city's calendar can hold."""
+    for field, value in (("start", starts_at), ("end", ends_at)):
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise EventError(field, f"the {field} must be between {FIRST_YEAR} and {LAST_YEAR}")
     if ends_at <= starts_at:
         raise EventError("end", "the end must come after the start")
     if ends_at - starts_at > MAX_DURATION:
@@ -109,7 +118,7 @@ def check_geometry(geometry: Any) -> dict[str, Any]:
         raise EventError("geometry", f"the geometry must be a Polygon or MultiPolygon, not {kind}")
     try:
         polygon = shape(geometry)
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError, ShapelyError) as exc:
         raise EventError("geometry", f"the polygon's coordinates are not readable ({exc})") from exc
     if polygon.is_empty:
         raise EventError("geometry", "the polygon is empty")

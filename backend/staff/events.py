@@ -110,9 +110,13 @@ def _local(value: datetime | None) -> str:
 def _day_arg(name: str) -> date | None:
     value = request.args.get(name)
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value) if value else None
     except ValueError:
         return None
+    # A year no calendar holds is no filter (and 9999-12-31 has no next day).
+    if day is None or not events_service.FIRST_YEAR <= day.year <= events_service.LAST_YEAR:
+        return None
+    return day
 
 
 def _lang_query() -> dict[str, Any]:

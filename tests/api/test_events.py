@@ -209,3 +209,13 @@ def test_the_events_api_is_in_the_openapi_document(client: FlaskClient) -> None:
     assert {"get", "post"} <= set(spec["paths"]["/api/v1/events"])
     assert {"get", "patch", "delete"} <= set(spec["paths"]["/api/v1/events/{event_id}"])
     assert "Event" in spec["components"]["schemas"]
+
+
+def test_times_out_of_any_calendar_are_a_422_not_a_crash(
+    client: FlaskClient, analyst: dict[str, str]
+) -> None:
+    for starts in ("0001-01-01T00:00:00+01:00", "1850-05-02T21:00:00+02:00"):
+        answer = client.post("/api/v1/events", json={**MATCH, "starts_at": starts}, headers=analyst)
+        assert answer.status_code == 422, answer.json
+    listing = client.get("/api/v1/events?from=9999-12-31T23:59:00-05:00", headers=analyst)
+    assert listing.status_code == 422 and "from" in listing.json["errors"]["query"]
