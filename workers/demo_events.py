@@ -472,9 +472,7 @@ def load_demo_events(*, session: Session, seed: int, days: int, now: datetime) -
         session=session, locator=locator, tz=tz, first_day=first
     )
     positions = session.exec(
-        select(Report.lat, Report.lon).where(
-            col(Report.source) == "demo", col(Report.area_code).is_not(None)
-        )
+        select(Report.lat, Report.lon).where(col(Report.source) == "demo")
     ).all()
     points = [(lat, lon) for lat, lon in positions if lat is not None and lon is not None]
     if not points:
