@@ -20,16 +20,13 @@ Pure ``random`` with a seed: the same seed gives the same data.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import random
 import secrets
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,27 +34,14 @@ from flask import current_app
 from shapely.geometry import Point, shape
 from sqlmodel import Session, col, select
 
-import backend
 from backend.demo import TEXTS
 from backend.jobs import DETECT_SIGNALS
 from backend.models import Area, Event, Incident, Report, ReportStatus, ReportUpdate
 from backend.services import outbox
 from backend.services.areas import OutsideCityError, area_for_position
-from workers.importers.engine import ImportOptions, run_import
-from workers.importers.events import (
-    EventCsv,
-    EventWriter,
-    read_resources,
-    resolve_resources,
-    write_resources,
-)
+from workers.demo_calendar import SOURCE, import_calendar
 from workers.importers.positions import CitySettings, Locator
 from workers.importers.writers import IncidentWriter
-
-DEMO_DATA = Path(backend.__file__).resolve().parent / "demo_data"
-CALENDAR = DEMO_DATA / "events.csv"
-RESOURCES = DEMO_DATA / "events_resources.csv"
-SOURCE = "demo"
 
 # Baseline official incidents a day, city-wide, and their hours (weights by hour 0-23).
 _NIGHT = [6, 5, 4, 3, 2, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3, 4, 5, 6, 7, 7]
@@ -290,59 +274,6 @@ class DemoData:
             )
         self.reports += 1
         return report
-
-
-def _shifted_calendar(folder: Path, first_day: datetime) -> tuple[Path, Path, int]:
-    """Copies of the calendar and its resources moved by whole weeks to start near
-    ``first_day`` (the demo's first day); the number of weeks moved."""
-    with CALENDAR.open(encoding="utf-8", newline="") as fh:
-        events = list(csv.DictReader(fh))
-    starts = [datetime.fromisoformat(e["start"]) for e in events]
-    weeks = round((first_day.replace(tzinfo=None) - min(starts)).days / 7)
-    if weeks == 0:
-        return CALENDAR, RESOURCES, 0
-    shift = timedelta(weeks=weeks)
-
-    def move(text: str) -> str:
-        return (datetime.fromisoformat(text) + shift).strftime("%Y-%m-%d %H:%M")
-
-    calendar, resources = folder / "events.csv", folder / "events_resources.csv"
-    with calendar.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, list(events[0]))
-        writer.writeheader()
-        for event in events:
-            writer.writerow({**event, "start": move(event["start"]), "end": move(event["end"])})
-    with RESOURCES.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    with resources.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "hour": move(row["hour"])})
-    return calendar, resources, weeks
-
-
-def import_calendar(
-    *, session: Session, locator: Locator, tz: str, first_day: datetime
-) -> tuple[int, int]:
-    """Import the demo calendar and its resources (source "demo"); (events, resource rows)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        calendar, resources, _weeks = _shifted_calendar(Path(tmp), first_day)
-        summary = run_import(
-            source=EventCsv(calendar, locator, tz=tz),
-            writer=EventWriter(session, SOURCE),
-            options=ImportOptions(),
-        )
-        if summary.rejected:
-            raise ValueError("the demo calendar has bad rows:\n" + "\n".join(summary.lines()))
-        rows = resolve_resources(
-            session=session, source=SOURCE, rows=read_resources(resources, tz=tz)
-        )
-        bad = [r for r in rows if r.values is None]
-        if bad:
-            raise ValueError(f"the demo resources have bad rows: {bad[0].where}: {bad[0].reason}")
-        write_resources(session=session, rows=rows)
-    return summary.rows, len(rows)
 
 
 def _baseline(

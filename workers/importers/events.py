@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from backend.db import dialect_insert, utcnow
@@ -115,8 +115,6 @@ class EventRows:
         except EventError as exc:
             hint = HINTS.get(exc.field)
             raise RowError(f"{exc.field}: {exc.message}" + (f" ({hint})" if hint else "")) from exc
-        except RowError as exc:
-            raise RowError(f"{exc}") from exc
 
     def _values(self, props: dict[str, Any], geometry: dict[str, Any] | None) -> dict[str, Any]:
         kind = _text(props.get("kind")).lower().replace(" ", "_").replace("-", "_")
@@ -445,16 +443,6 @@ def write_resources(*, session: Session, rows: list[Row]) -> tuple[int, int, int
     return inserted, len(payload) - inserted, unchanged
 
 
-def event_count(session: Session, source: str | None = None) -> int:
-    """How many events are stored (of one source)."""
-    stmt = sa.select(sa.func.count()).select_from(Event)
-    if source is not None:
-        stmt = stmt.where(Event.source == source)  # type: ignore[arg-type]
-    return int(session.execute(stmt).scalar_one())
-
-
 def to_naive_local(value: datetime, tz: str) -> str:
     """A stored UTC time as the city's local time, for tables: ``2026-05-02 21:00``."""
-    from zoneinfo import ZoneInfo
-
     return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
