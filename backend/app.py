@@ -155,6 +155,9 @@ def register_blueprints(app: Flask) -> None:
     from backend.staff.signals import bp as staff_signals
 
     app.register_blueprint(staff_signals)
+    from backend.staff.events import bp as staff_events
+
+    app.register_blueprint(staff_events)
 
 
 def register_errorhandlers(app: Flask) -> None:

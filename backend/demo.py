@@ -219,6 +219,19 @@ def _area_sampler(
     return sample
 
 
+def demo_steps() -> list[Callable[..., str]]:
+    """The demo's further steps, from the packages that declare a ``lanterne.demo`` entry point.
+
+    The web never imports ``workers`` (DESIGN.md); the events calendar, the official
+    incidents and the report clusters are written by worker-side code (the importers), which
+    joins the demo this way, as worker commands join ``lanterne`` (decision 0015).
+    """
+    from importlib.metadata import entry_points
+
+    found = sorted(entry_points(group="lanterne.demo"), key=lambda e: e.name)
+    return [entry.load() for entry in found]
+
+
 def generate_demo(
     *,
     session: Session,
@@ -304,7 +317,10 @@ def generate_demo(
     open_now = session.exec(
         select(Report.id).where(col(Report.source) == "demo", col(Report.closed_at).is_(None))
     ).all()
-    return (
+    lines = [
         f"{count} demo reports over {days} days: {fixed} fixed, {len(open_now)} still open "
         f"(seed {seed})."
-    )
+    ]
+    for step in demo_steps():
+        lines.append(step(session=session, seed=seed, days=days, now=now))
+    return "\n".join(lines)

@@ -209,6 +209,9 @@ def detect_signals(as_of: str | None = None) -> dict[str, Any]:
         summary = run_detection(
             session=session, as_of=day, settings=DetectionSettings.from_config(current_app.config)
         )
+        # Queued through the outbox too (the demo asks for a first detection).
+        mark_own_row_done(session)
+        session.commit()
         return summary.to_dict()
 
 

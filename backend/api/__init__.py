@@ -37,3 +37,6 @@ def register_api(app: Flask, api: Api) -> None:
     from backend.api import signals
 
     api.register_blueprint(signals.blp)
+    from backend.api import events
+
+    api.register_blueprint(events.blp)

@@ -163,9 +163,9 @@ def home() -> str:
 # The pages of each role (each page checks the role itself): endpoint, text key.
 ROLE_PAGES: dict[str, list[tuple[str, str]]] = {
     "agent": [("staff_triage.queue", "triage_page")],
-    "supervisor": [("staff_triage.queue", "triage_page")],
-    "analyst": [("staff_signals.index", "signals_page")],
-    "admin": [("staff_signals.index", "signals_page")],
+    "supervisor": [("staff_triage.queue", "triage_page"), ("staff_events.index", "events_page")],
+    "analyst": [("staff_signals.index", "signals_page"), ("staff_events.index", "events_page")],
+    "admin": [("staff_signals.index", "signals_page"), ("staff_events.index", "events_page")],
 }
 
 

@@ -132,3 +132,24 @@ def test_a_job_for_a_deleted_report_is_done_not_resent(
     assert run_jobs() == 1
     session.expire_all()
     assert outbox.pending_count(session=session) == 0
+
+
+def test_a_detection_queued_through_the_outbox_marks_its_row_done(
+    session: Session, run_jobs: Callable[[], int]
+) -> None:
+    # The demo queues a first detection this way; a row never marked done would be pushed
+    # again by the catch-up, and the detection would run again and again.
+    from backend.jobs import DETECT_SIGNALS
+    from backend.services import outbox
+
+    outbox.add_job(
+        session=session,
+        job_path=DETECT_SIGNALS.path,
+        args=[],
+        job_id="detect-signals-test",
+        queue=DETECT_SIGNALS.queue,
+    )
+    session.commit()
+    assert run_jobs() == 1
+    session.expire_all()
+    assert session.exec(select(OutboxMessage)).one().done_at is not None
