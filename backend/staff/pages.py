@@ -101,6 +101,7 @@ TEXT: dict[str, Message] = {
     "pages": N_("Your pages"),
     "triage_page": N_("Triage queue: the reports of your services, most urgent first"),
     "signals_page": N_("Weak signals: map and table"),
+    "questionnaires_page": N_("Questionnaires: residents' answers and reopenings, per service"),
 }
 
 ROLE_NAMES: dict[str, str] = {
