@@ -185,7 +185,7 @@ def photo(tracking_id: str) -> BaseResponse:
     return _photo(report.photo_name)
 
 
-@bp.route("/suivi/<string:tracking_id>/ajouts/<int:addition_id>/photo")
+@bp.route("/suivi/<string:tracking_id>/ajouts/<dbint:addition_id>/photo")
 @_limited
 def addition_photo(tracking_id: str, addition_id: int) -> BaseResponse:
     """A photo the resident added, for the holder of the token only (404 otherwise)."""
