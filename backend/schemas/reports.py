@@ -199,7 +199,7 @@ class ReportPublicSchema(ma.Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
-    # Only with the resident's token (``?t=``); null otherwise.
+    # Only with the resident's token (``?t=``); absent otherwise.
     description_public = fields.String(allow_none=True)
     photo_url = fields.String(allow_none=True)
     history = fields.List(fields.Nested(ReportUpdateSchema))

@@ -478,8 +478,7 @@ def public_view(*, session: Session, report: Report, lang: str = "fr") -> dict[s
         "created_at": report.created_at,
         "updated_at": report.updated_at,
         "closed_at": report.closed_at,
-        # The resident's text and photo: only with their token (the API adds them then).
-        "description_public": None,
+        # The resident's photo (and text): only with their token (the API adds them then).
         "photo_url": None,
         # Only scrubbed notes are public; one the worker has not scrubbed yet is left out.
         "history": [
