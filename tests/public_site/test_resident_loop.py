@@ -406,3 +406,30 @@ def test_questionnaire_figures_per_service_for_the_roles_that_may_see_them(
     assert "Graffiti" in every and "Street light out" in every and "50%" in every
     client.post("/staff/logout", data={"csrf_token": csrf_token(client, "/staff/")})
     assert client.get("/staff/questionnaires").status_code == 302  # login first
+
+
+def test_a_back_office_update_reads_it_even_a_late_one(
+    client: FlaskClient, session: Session
+) -> None:
+    from backend.services.apikeys import create_key
+
+    _key, secret = create_key(session=session, name="gmao", can_post_updates=True)
+    file_report(client)
+    report = stored(session)
+    assert report.id is not None and report.status == ReportStatus.RECEIVED
+    # Dated before the report's last step: history only, yet the back office has read it.
+    earlier = (report.created_at - timedelta(minutes=1)).isoformat()
+    response = client.post(
+        "/open311/v2/servicerequestupdates.json",
+        data={
+            "api_key": secret,
+            "service_request_id": str(report.id),
+            "update_id": "GMAO-1",
+            "status": "INVESTIGATING",
+            "updated_datetime": earlier,
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    report = stored(session)
+    assert report.status == ReportStatus.OPEN
+    assert ("open", "open311:gmao") in statuses(session, report)
