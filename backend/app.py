@@ -9,10 +9,12 @@ import secrets
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, request
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
 
 from backend.config import Config, DevelopmentConfig
 from backend.extensions import api, babel, db, limiter, redis_conn
@@ -161,12 +163,24 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    """Every HTTP error gets flask-smorest's JSON shape ``{code, status, message, errors}``.
+    """Every HTTP error of the API gets flask-smorest's JSON shape ``{code, status, message,
+    errors}``; a browser gets the site's HTML page instead (``_http_error``).
 
-    ``api.init_app`` registers that handler for every HTTPException (413, 404, 429...);
-    the public site's blueprint renders its own HTML error pages.
+    The public site's and the staff pages' blueprints render their own HTML error pages.
     """
     app.register_error_handler(DBAPIError, _database_connection_lost)
+    app.register_error_handler(HTTPException, _http_error)
+
+
+def _http_error(error: HTTPException) -> Any:
+    """An error no blueprint handled: the site's HTML page for a browser (an unknown URL, a
+    wrong method, a crash on a page), flask-smorest's JSON for the API, Open311 and any client
+    asking JSON (``public_site.site.wants_error_page``)."""
+    from public_site.site import error_page_response, wants_error_page
+
+    if wants_error_page():
+        return error_page_response(error)
+    return api.handle_http_exception(error)
 
 
 def _database_connection_lost(exc: DBAPIError) -> tuple[dict[str, object], int, dict[str, str]]:

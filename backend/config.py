@@ -78,6 +78,8 @@ class Config:
     # Base map tiles (a URL template) for the public maps; none by default: no third party.
     PUBLIC_MAP_TILES = _env("LANTERNE_PUBLIC_MAP_TILES")
     PUBLIC_MAP_ATTRIBUTION = _env("LANTERNE_PUBLIC_MAP_ATTRIBUTION", "")
+    # "Not fixed" in the questionnaire reopens the report up to this many days after the fix.
+    FEEDBACK_REOPEN_DAYS = _env_int("LANTERNE_FEEDBACK_REOPEN_DAYS", 30)
     RATELIMIT_PUBLIC_TRACKING = _env("LANTERNE_RATELIMIT_PUBLIC_TRACKING", "30 per minute")
     # Open311: the one jurisdiction served (any other jurisdiction_id is a 404), and the rate
     # limit of clients without an API key (GET only), per address.

@@ -272,7 +272,7 @@ def generate_demo(
             predicted_code=code,
             confidence=round(rng.uniform(0.6, 0.99), 3),
             language="en" if english else "fr",
-            status=ReportStatus.OPEN,
+            status=ReportStatus.RECEIVED,
             source="demo",
             external_id=f"demo-{seed}-{index}",
             created_at=created,
@@ -280,12 +280,18 @@ def generate_demo(
         )
         history: list[tuple[ReportStatus, datetime, str | None]] = [
             (ReportStatus.RECEIVED, created, None),
-            (ReportStatus.OPEN, created, None),
         ]
+        # Read by an agent within two days ("open"); the latest ones still wait ("received").
+        read_at = created + timedelta(hours=rng.uniform(1, 48))
+        if read_at < now:
+            history.append((ReportStatus.OPEN, read_at, None))
+            report.status = ReportStatus.OPEN
+            report.updated_at = read_at
         # Resolution: most things get fixed, in about the service's target time.
         fix_delay = timedelta(days=rng.expovariate(1 / max(1, target_days[code])))
-        if created + fix_delay < now and rng.random() < 0.85:
-            in_progress = created + fix_delay * rng.uniform(0.2, 0.6)
+        if report.status == ReportStatus.OPEN and created + fix_delay < now and rng.random() < 0.85:
+            in_progress = max(created + fix_delay * rng.uniform(0.2, 0.6), read_at)
+            fix_delay = max(fix_delay, in_progress - created)
             fixed_at = created + fix_delay
             history.append((ReportStatus.IN_PROGRESS, in_progress, "Intervention planifiée."))
             history.append((ReportStatus.FIXED, fixed_at, "Réparé par les services de la Ville."))

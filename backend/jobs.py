@@ -33,6 +33,7 @@ PROCESS_REPORT = Job("workers.jobs.process_report", REPORTS)
 LINK_REPORT = Job("workers.jobs.link_report", REPORTS)
 SUGGEST_CATEGORY = Job("workers.jobs.suggest_category", HIGH)
 SCRUB_NOTE = Job("workers.jobs.scrub_note", HIGH)
+SCRUB_ADDITION = Job("workers.jobs.scrub_addition", HIGH)
 SCRUB_BACKLOG = Job("workers.jobs.scrub_backlog", DEFAULT)
 REFRESH_AGGREGATES = Job("workers.jobs.refresh_aggregates", DEFAULT)
 LINK_REPORTS = Job("workers.jobs.link_reports", DEFAULT)
@@ -50,6 +51,7 @@ ALL_JOBS = (
     LINK_REPORT,
     SUGGEST_CATEGORY,
     SCRUB_NOTE,
+    SCRUB_ADDITION,
     SCRUB_BACKLOG,
     REFRESH_AGGREGATES,
     LINK_REPORTS,

@@ -14,7 +14,7 @@ connection with the same Idempotency-Key, as apps do), and at ``--at`` seconds:
 - ``none``: no fault (the baseline).
 
 Then waits (bounded) until the outbox is empty and reports: accepted (201), stored, classified
-exactly once (one "open" step of history each), unprocessed after recovery, and the time to
+exactly once (one done processing row each), unprocessed after recovery, and the time to
 recover (from the fault to the moment the last report delayed by it was classified; delayed:
 more than 2 s from POST to classified, the target of docs/BENCHMARKS.md).
 
@@ -350,10 +350,12 @@ def _settle(
         rows = conn.execute(
             sa.text(
                 "SELECT r.tracking_id, r.predicted_code, "
-                "(SELECT count(*) FROM report_update u WHERE u.report_id = r.id "
-                " AND u.status = 'open') AS opened, "
-                "(SELECT min(u.created_at) FROM report_update u WHERE u.report_id = r.id "
-                " AND u.status = 'open') AS opened_at "
+                # Processed: the job's outbox row done (in the job's own transaction); a
+                # report stays "received" until someone at the city reads it.
+                "(SELECT count(*) FROM outbox_message o WHERE o.job_id = "
+                " 'process-report-' || r.id AND o.done_at IS NOT NULL) AS opened, "
+                "(SELECT min(o.done_at) FROM outbox_message o WHERE o.job_id = "
+                " 'process-report-' || r.id) AS opened_at "
                 "FROM report r WHERE r.tracking_id IN :t"
             ).bindparams(sa.bindparam("t", expanding=True)),
             {"t": trackings},

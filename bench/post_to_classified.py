@@ -4,7 +4,8 @@ Starts gunicorn, the outbox relay and one Lanterne RQ worker
 (``workers.worker.LanterneWorker``, the model preloaded) on PostgreSQL + Redis servers, sends
 JSON reports at a fixed rate (an open loop: a slow answer does not slow the sender), and
 measures, for each report, the time from the moment its POST was sent to the moment the worker
-opened it (classified, scrubbed, linked, figures refreshed: the "open" step of its history).
+processed it (classified, scrubbed, linked: its ``process-report-<id>`` outbox row done; the
+report stays "received" until someone at the city reads it).
 
     .venv/bin/python bench/post_to_classified.py --rate 50 --duration 60 --runs 3
 """
@@ -101,11 +102,12 @@ def send_steadily(port: int, rate: float, duration: float) -> dict[str, float]:
 
 
 def opened_at(url: str, tracking_ids: list[str], timeout: float) -> dict[str, datetime]:
-    """Wait until every report is open (or the timeout); tracking id -> time of the open step."""
+    """Wait until every report is processed (or the timeout); tracking id -> time the worker
+    committed it (its processing job's outbox row marked done, in the job's transaction)."""
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     query = sa.text(
-        "SELECT r.tracking_id, u.created_at FROM report r "
-        "JOIN report_update u ON u.report_id = r.id AND u.status = 'open'"
+        "SELECT r.tracking_id, o.done_at FROM report r "
+        "JOIN outbox_message o ON o.job_id = 'process-report-' || r.id AND o.done_at IS NOT NULL"
     )
     deadline = time.monotonic() + timeout
     wanted = set(tracking_ids)

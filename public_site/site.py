@@ -147,6 +147,36 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
     return render_template("public/error.html", code=code, message=message), code
 
 
+# Where a client is always a program: errors there keep the API's JSON shape.
+JSON_PREFIXES = ("/api/", "/open311/")
+
+
+def wants_error_page() -> bool:
+    """Whether an error outside any page's blueprint (an unknown URL, a wrong method) should
+    answer the site's HTML page: a browser asking HTML, not under ``/api/`` or ``/open311/``.
+
+    ``Accept: */*`` or no Accept (curl, scripts) keeps the JSON answer, as for the API.
+    """
+    if request.path.startswith(JSON_PREFIXES) or request.path in ("/api", "/open311"):
+        return False
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+def error_page_response(error: HTTPException) -> Response:
+    """The site's HTML error page (FR/EN) for a request no public page handled (a 404 for an
+    unknown URL, a 405, a 500), with the public pages' headers and policy."""
+    code = error.code or 500
+    message = getattr(error, "description", "") or ""
+    refresh()
+    body = render_template("public/error.html", code=code, message=message, **_context())
+    response = Response(body, status=code, mimetype="text/html")
+    for name, value in error.get_headers():
+        if name == "Allow":  # a 405 says which methods the URL takes
+            response.headers[name] = value
+    return _headers(response)
+
+
 def not_yet_published() -> str:
     """The page shown before the first publication: nothing is broken, there is nothing yet."""
     return render_template("public/not_yet.html")

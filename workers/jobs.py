@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from backend.models import Report, ReportStatus, ReportUpdate
-from backend.services import outbox, public_notes
+from backend.models import Report, ReportAddition, ReportUpdate
+from backend.services import additions, outbox, public_notes
 from backend.services.classification import apply_prediction
-from backend.services.reports import set_status
 from workers.context import job_session
 
 log = logging.getLogger(__name__)
 
 
 def process_report(report_id: int) -> dict[str, Any]:
-    """Process a new report: classify it, scrub its public text, then open it."""
+    """Process a new report: classify it, scrub its public text, link it (it stays received)."""
     from workers import classification
 
     with job_session() as session:
@@ -48,9 +47,9 @@ def process_report(report_id: int) -> dict[str, Any]:
             )
         if scrub_address:
             report.address_public = scrubbed[-1].text
+        # The report stays "received": it turns "open" when someone at the city reads it
+        # (backend.services.reading.mark_read), not when a machine has sorted it.
         session.add(report)
-        if report.status == ReportStatus.RECEIVED:
-            set_status(session=session, report=report, status=ReportStatus.OPEN)
         links = links_in_transaction(session, report_id)
         # One commit for all of it, the outbox row included: if it is lost, the job runs again.
         mark_own_row_done(session)
@@ -92,6 +91,25 @@ def scrub_note(update_id: int) -> dict[str, Any]:
             "published": update.public_note_published,
             "removed": update.public_note_removed,
         }
+
+
+def scrub_addition(addition_id: int) -> dict[str, Any]:
+    """Scrub the text a resident added to their report, which shows it back to them (``high``)."""
+    from workers import classification
+
+    with job_session() as session:
+        addition = session.get(ReportAddition, addition_id)
+        if addition is None:
+            log.warning("scrub_addition: addition %s does not exist (deleted?)", addition_id)
+        elif addition.text and addition.text_public is None:
+            scrubbed = classification.scrubber().scrub(addition.text)
+            additions.publish(addition=addition, text=scrubbed.text, removed=scrubbed.kinds())
+            session.add(addition)
+        mark_own_row_done(session)
+        session.commit()
+        if addition is None:
+            return {"addition_id": addition_id, "status": "missing"}
+        return {"addition_id": addition_id, "published": addition.text_public}
 
 
 def scrub_backlog(batch_size: int = 500) -> dict[str, int]:

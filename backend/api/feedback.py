@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, request
@@ -36,18 +37,29 @@ class ReportFeedback(MethodView):
     @blp.alt_response(409, description="Not fixed yet, or already answered")
     @blp.alt_response(429, response=TOO_MANY_REQUESTS)
     def post(self, data: dict[str, Any], tracking_id: str) -> dict[str, Any]:
-        """Answer the questionnaire: fixed or not, satisfaction 1-5, a comment for the staff."""
+        """Answer the questionnaire: fixed or not, satisfaction 1-5, a comment for the staff.
+
+        "Not fixed" within the reopening window after the fix reopens the report
+        (``reopened``: true, ``status``: open).
+        """
         session = db.session
         report = reports_service.get_by_tracking_id(session=session, tracking_id=tracking_id)
         if report is None:
             fail(404, "No report has this tracking id.")
         try:
-            answer = feedback_service.submit_feedback(session=session, report=report, **data)
+            answer = feedback_service.submit_feedback(
+                session=session,
+                report=report,
+                reopen_window=timedelta(days=current_app.config["FEEDBACK_REOPEN_DAYS"]),
+                **data,
+            )
         except feedback_service.FeedbackError as exc:
             fail(409 if exc.code in ("not_fixed", "already") else 400, str(exc))
         return {
             "tracking_id": report.tracking_id,
             "fixed": answer.fixed,
             "satisfaction": answer.satisfaction,
+            "reopened": answer.reopened,
+            "status": report.status,
             "created_at": answer.created_at,
         }

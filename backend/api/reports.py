@@ -18,8 +18,10 @@ from backend.schemas.reports import (
     ReportFormSchema,
     ReportMultipartSchema,
     ReportPublicSchema,
+    TrackingQuerySchema,
 )
 from backend.services import reports as reports_service
+from backend.services import tracking
 from backend.services.catalogue import UnknownServiceError
 from backend.services.contacts import ContactCipher, load_keys
 from backend.services.photos import PhotoRejectedError
@@ -69,7 +71,9 @@ def created_body(result: reports_service.SubmitResult) -> dict[str, Any]:
     tracking_id = result.tracking_id
     return {
         "tracking_id": tracking_id,
-        "tracking_url": current_app.config["PUBLIC_BASE_URL"].rstrip("/") + f"/suivi/{tracking_id}",
+        # The resident's own page: the token opens their text, photo and history.
+        "token": result.token,
+        "tracking_url": tracking.tracking_url(tracking_id, result.token),
         "api_url": url_for("reports.Tracking", tracking_id=tracking_id, _external=True),
         "status": "received",
         "created_at": result.created_at,
@@ -132,16 +136,26 @@ class Tracking(MethodView):
 
     decorators = [limiter.limit(lambda: current_app.config["RATELIMIT_TRACKING"])]
 
+    @blp.arguments(TrackingQuerySchema(), location="query")
     @blp.response(200, ReportPublicSchema)
     @blp.alt_response(404, description="No report with this tracking id")
     @blp.alt_response(429, response=TOO_MANY_REQUESTS)
-    def get(self, tracking_id: str) -> dict[str, Any]:
-        """Status, category and public history of a report; never any personal data."""
+    def get(self, args: dict[str, Any], tracking_id: str) -> dict[str, Any]:
+        """Status, category and public history of a report; never any personal data.
+
+        With the resident's token (``t``), also their scrubbed text and their photo's URL.
+        """
         session = db.session
         report = reports_service.get_by_tracking_id(session=session, tracking_id=tracking_id)
         if report is None:
             fail(404, "No report has this tracking id.")
-        return reports_service.public_view(session=session, report=report)
+        view = reports_service.public_view(session=session, report=report)
+        token = args.get("t")
+        if token is not None and tracking.token_matches(report, token):
+            private = tracking.private_view(session=session, report=report, token=token)
+            view["description_public"] = private["description_public"]
+            view["photo_url"] = private["photo_url"]
+        return view
 
 
 @blp.route("/<tracking:tracking_id>/contact")

@@ -22,7 +22,7 @@ from backend.models.incident import Incident, ReportIncidentLink
 from backend.models.nlp import CategoryCorrection, ModelVersion
 from backend.models.outbox import OutboxMessage
 from backend.models.published_map import PublishedMap
-from backend.models.report import Report, ReportStatus, ReportUpdate
+from backend.models.report import Report, ReportAddition, ReportStatus, ReportUpdate
 from backend.models.service import Service
 from backend.models.signal import Signal, SignalKind, SignalStatus
 from backend.models.staff import AuditLog, Role, StaffToken, StaffUser
@@ -51,6 +51,7 @@ __all__ = [
     "Open311Request",
     "OutboxMessage",
     "Report",
+    "ReportAddition",
     "ReportIncidentLink",
     "ReportStatus",
     "ReportUpdate",

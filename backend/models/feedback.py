@@ -21,4 +21,6 @@ class Feedback(SQLModel, table=True):
     satisfaction: int | None = Field(default=None, ge=1, le=5)
     # Free text may name people: staff-only, never published, never aggregated.
     comment: str | None = Field(default=None, sa_column=Column(Text))
+    # Whether this "not fixed" answer reopened the report (within the window after fixed).
+    reopened: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -51,6 +51,9 @@ class Report(SQLModel, table=True):
     status: str = Field(default=ReportStatus.RECEIVED, max_length=32, index=True)
     language: str | None = Field(default=None, max_length=8)
     photo_name: str | None = Field(default=None, max_length=128)
+    # SHA-256 of the resident's token (``backend.services.tracking``): the token itself is
+    # given once, at intake, and never stored; its holder sees the report's private view.
+    token_hash: str | None = Field(default=None, max_length=64)
     source: str = Field(default="api", max_length=32)
     external_id: str | None = Field(default=None, max_length=128)
     # Classification, filled by the worker.
@@ -84,3 +87,22 @@ class ReportUpdate(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     # Staff author, when there is one (kept for the audit; never published).
     author: str | None = Field(default=None, max_length=200)
+
+
+class ReportAddition(SQLModel, table=True):
+    """What the resident added to an open report from their tracking page: text, a photo.
+
+    ``text`` is the resident's words (staff-only); ``text_public`` their scrubbed version
+    (the worker's ``scrub_addition``), the only one the tracking page shows back, NULL until
+    scrubbed; ``text_removed`` the kinds of personal data the scrubbing took out.
+    """
+
+    __tablename__ = "report_addition"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True, ondelete="CASCADE")
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    text_public: str | None = Field(default=None, sa_column=Column(Text))
+    text_removed: list[str] | None = Field(default=None, sa_column=Column(JSON))
+    photo_name: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -82,10 +82,10 @@ def create_request(
     settings: reports_service.IntakeSettings,
     cipher: ContactCipher,
     fernet: MultiFernet,
-) -> int:
+) -> reports_service.SubmitResult:
     """POST requests: validate against the service definition, then the foundation's intake.
 
-    Returns the new (or replayed) report's id.
+    Returns the new (or replayed) report's ids and the resident's token.
     """
     code = form["service_code"]
     service = get_active_service(session=session, code=code)
@@ -140,4 +140,4 @@ def create_request(
         raise Open311Error(404, str(exc)) from exc
     except reports_service.IdempotencyConflictError as exc:
         raise Open311Error(400, str(exc)) from exc
-    return result.report_id
+    return result

@@ -22,6 +22,7 @@ from backend.open311.catalogue import service_notice
 from backend.open311.errors import Open311Error
 from backend.open311.schemas import w3c
 from backend.services import reports as reports_service
+from backend.services import tracking
 from backend.services.reports import public_position
 from backend.services.workflow import CLOSED_STATUSES, is_closed, open311_status
 
@@ -29,8 +30,11 @@ MAX_WINDOW = timedelta(days=90)
 
 
 def token_lookup(*, session: Session, token: str) -> dict[str, str]:
-    """GET tokens/{token}: a report's tracking id gives its service_request_id."""
+    """GET tokens/{token}: a report's tracking id, or the resident token of the POST's answer,
+    gives its service_request_id."""
     report = reports_service.get_by_tracking_id(session=session, tracking_id=token)
+    if report is None:
+        report = tracking.report_for_token(session=session, token=token)
     if report is None or report.id is None:
         raise Open311Error(404, f"token '{token}' not found")
     return {"service_request_id": str(report.id), "token": token}

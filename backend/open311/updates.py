@@ -25,6 +25,7 @@ from backend.open311.schemas import w3c
 from backend.services import feedback as feedback_service
 from backend.services import public_notes
 from backend.services import reports as reports_service
+from backend.services.reading import mark_read
 from backend.services.workflow import UPDATE_STATUS_IN, UPDATE_STATUS_OUT
 
 
@@ -134,6 +135,8 @@ def post_update(
                 created_at=at,
             )
             session.add(update)
+            # The back office has read it, even though its update came late.
+            mark_read(session=session, report=report, actor=author)
         else:
             update = reports_service.set_status(
                 session=session, report=report, status=status, public_note=note, author=author

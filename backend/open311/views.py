@@ -28,7 +28,7 @@ from backend.models import ApiKey, Service
 from backend.open311 import catalogue, intake, reading, rendering, schemas
 from backend.open311.errors import Open311Error
 from backend.open311.updates import list_updates, post_update
-from backend.services import apikeys
+from backend.services import apikeys, tracking
 from backend.services.contacts import load_keys
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -255,7 +255,7 @@ def requests_(fmt: str) -> Response:
 def _post_request(fmt: str) -> Response:
     key = require_key()
     form = _load(schemas.RequestCreateSchema(), request.form)
-    report_id = intake.create_request(
+    result = intake.create_request(
         session=db.session,
         form=form,
         attribute_fields=catalogue.read_attribute_fields(request.form.lists()),
@@ -266,8 +266,13 @@ def _post_request(fmt: str) -> Response:
         fernet=_fernet(),
     )
     service = db.session.get(Service, form["service_code"])
+    # ``resident_token`` and ``tracking_url``: Lanterne's extension (docs/open311.md). The
+    # token is the resident's: the tracking URL carries it and shows them their own report.
+    # Not the spec's ``token``, which "should not be returned" beside service_request_id.
     answer = {
-        "service_request_id": str(report_id),
+        "service_request_id": str(result.report_id),
+        "resident_token": result.token,
+        "tracking_url": tracking.tracking_url(result.tracking_id, result.token),
         "service_notice": catalogue.service_notice(service, _lang()),
         "account_id": form.get("account_id"),
     }

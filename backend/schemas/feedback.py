@@ -37,4 +37,8 @@ class FeedbackCreatedSchema(ma.Schema):
     tracking_id = fields.String()
     fixed = fields.Boolean()
     satisfaction = fields.Integer(allow_none=True)
+    reopened = fields.Boolean(
+        metadata={"description": "Whether this 'not fixed' answer reopened the report."}
+    )
+    status = fields.String(metadata={"description": "The report's status after the answer."})
     created_at = fields.DateTime()

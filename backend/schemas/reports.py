@@ -167,6 +167,13 @@ class ReportCreatedSchema(ma.Schema):
     """The answer to a new report."""
 
     tracking_id = fields.String(required=True)
+    token = fields.String(
+        required=True,
+        metadata={
+            "description": "The resident's token, given only here: the tracking_url carries "
+            "it; it shows the resident their own text, photo and history. Keep it private."
+        },
+    )
     tracking_url = fields.String(required=True)
     api_url = fields.String(required=True)
     status = fields.String(required=True)
@@ -192,8 +199,23 @@ class ReportPublicSchema(ma.Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
+    # Only with the resident's token (``?t=``); absent otherwise.
+    description_public = fields.String(allow_none=True)
     photo_url = fields.String(allow_none=True)
     history = fields.List(fields.Nested(ReportUpdateSchema))
+
+
+class TrackingQuerySchema(ma.Schema):
+    """The tracking resource's query: the resident's token, optional."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    t = fields.String(
+        load_default=None,
+        validate=validate.Length(max=128),
+        metadata={"description": "The resident's token (from the intake's answer)."},
+    )
 
 
 class ServiceSchema(ma.Schema):

@@ -1,18 +1,34 @@
-"""The "is it really fixed?" questionnaire: one answer per report, once the city says fixed."""
+"""The "is it really fixed?" questionnaire: one answer per report, once the city says fixed.
+
+"Not fixed" within the reopening window (``LANTERNE_FEEDBACK_REOPEN_DAYS`` after the report
+was fixed, 30 by default) reopens the report: a status change to "open" by the resident,
+recorded in its history, with the answer for staff to read. Later, the answer is recorded
+and counted, but the report stays as it is (the resident is asked to file a new one).
+"""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
 
+from backend.db import utcnow
 from backend.jobs import REFRESH_AGGREGATES
-from backend.models import Feedback, OutboxMessage, Report
+from backend.models import Feedback, OutboxMessage, Report, ReportStatus
 from backend.services import outbox
+from backend.services.reports import set_status
 from backend.services.workflow import ANSWERABLE
+
+# The author of the history row when the resident's answer reopens a report.
+RESIDENT = "resident"
 
 COMMENT_MAX = 2000
 
@@ -52,6 +68,13 @@ def can_answer(*, session: Session, report: Report) -> bool:
     return report.status in ANSWERABLE and existing(session=session, report=report) is None
 
 
+def within_reopen_window(report: Report, window: timedelta, now: datetime | None = None) -> bool:
+    """Whether a "not fixed" answer now would reopen the report (fixed less than ``window`` ago)."""
+    if report.closed_at is None:
+        return False
+    return (now or utcnow()) - report.closed_at <= window
+
+
 def submit_feedback(
     *,
     session: Session,
@@ -59,8 +82,15 @@ def submit_feedback(
     fixed: bool,
     satisfaction: int | None = None,
     comment: str | None = None,
+    reopen_window: timedelta = timedelta(days=30),
+    now: datetime | None = None,
 ) -> Feedback:
-    """Store the answer (once) and queue the refresh of the aggregates, in one transaction."""
+    """Store the answer (once) and queue the refresh of the aggregates, in one transaction.
+
+    "Not fixed" within ``reopen_window`` of the fix also reopens the report (history row
+    "open", author ``resident``, no public note: the comment is for staff only), and the
+    answer says so (``reopened``).
+    """
     if report.status not in ANSWERABLE:
         raise FeedbackError(
             "not_fixed",
@@ -74,8 +104,17 @@ def submit_feedback(
     if comment is not None and len(comment) > COMMENT_MAX:
         raise FeedbackError("invalid", f"The comment is limited to {COMMENT_MAX} characters.")
     assert report.id is not None
-    answer = Feedback(report_id=report.id, fixed=fixed, satisfaction=satisfaction, comment=comment)
+    reopen = not fixed and within_reopen_window(report, reopen_window, now)
+    answer = Feedback(
+        report_id=report.id,
+        fixed=fixed,
+        satisfaction=satisfaction,
+        comment=comment,
+        reopened=reopen,
+    )
     session.add(answer)
+    if reopen:
+        set_status(session=session, report=report, status=ReportStatus.OPEN, author=RESIDENT)
     enqueue_refresh(session=session, report_id=report.id)
     try:
         session.commit()
@@ -99,3 +138,50 @@ def parse_form(form: Mapping[str, Any]) -> dict[str, Any]:
         satisfaction = int(satisfaction_raw)
     comment = form.get("comment") or None
     return {"fixed": fixed_raw == "yes", "satisfaction": satisfaction, "comment": comment}
+
+
+@dataclass(frozen=True)
+class ServiceFigures:
+    """The questionnaire's figures of one service: how residents judged the city's fixes."""
+
+    service_code: str | None
+    answers: int
+    fixed: int
+    mean_satisfaction: float | None
+    reopened: int
+
+    @property
+    def fixed_share(self) -> float | None:
+        """The share of answers saying "really fixed" (None without answers)."""
+        return self.fixed / self.answers if self.answers else None
+
+
+def figures_by_service(*, session: Session, scope: ColumnElement[bool]) -> list[ServiceFigures]:
+    """Per service: answers, answers saying fixed, mean satisfaction, reports reopened.
+
+    ``scope`` is a WHERE clause on ``Report.service_code`` (``access.service_filter``): staff
+    see the figures of the services they may see. Staff-only figures: exact, not suppressed.
+    """
+    stmt = (
+        sa_select(
+            col(Report.service_code),
+            func.count(col(Feedback.id)),
+            func.sum(case((col(Feedback.fixed), 1), else_=0)),
+            func.avg(col(Feedback.satisfaction)),
+            func.sum(case((col(Feedback.reopened), 1), else_=0)),
+        )
+        .join(Report, col(Report.id) == col(Feedback.report_id))
+        .where(scope)
+        .group_by(col(Report.service_code))
+        .order_by(col(Report.service_code))
+    )
+    return [
+        ServiceFigures(
+            service_code=code,
+            answers=int(answers),
+            fixed=int(fixed or 0),
+            mean_satisfaction=float(mean) if mean is not None else None,
+            reopened=int(reopened or 0),
+        )
+        for code, answers, fixed, mean, reopened in session.execute(stmt)
+    ]

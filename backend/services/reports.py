@@ -34,6 +34,7 @@ from backend.services.areas import OutsideCityError, area_for_position
 from backend.services.catalogue import UnknownServiceError, get_active_service
 from backend.services.contacts import ContactCipher, ContactDetails, delete_contact, make_contact
 from backend.services.photos import PhotoLimits, clean_photo, delete_photo, store_photo
+from backend.services.tracking import hash_token, resident_token
 from backend.services.workflow import is_closed
 
 # Its RQ job id is this prefix and the report's id (``process_job_id``; in SQL, in the
@@ -70,6 +71,8 @@ class IntakeSettings:
     h3_resolution: int
     idempotency_ttl: timedelta
     contact_retention: timedelta
+    # The key the residents' tokens are derived with (the app's secret key).
+    token_key: bytes
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> IntakeSettings:
@@ -85,12 +88,14 @@ class IntakeSettings:
             h3_resolution=config["H3_RESOLUTION"],
             idempotency_ttl=timedelta(hours=config["IDEMPOTENCY_TTL_HOURS"]),
             contact_retention=timedelta(days=config["CONTACT_RETENTION_DAYS"]),
+            token_key=str(config["SECRET_KEY"]).encode("utf-8"),
         )
 
 
 @dataclass(frozen=True)
 class SubmitResult:
-    """The stored report's ids and time, and whether it was created now or replayed.
+    """The stored report's ids and time, whether it was created now or replayed, and the
+    resident's token (``backend.services.tracking``: given once, only its hash is stored).
 
     Not the ``Report`` itself: building that ORM instance (SQLAlchemy instruments each of its
     attributes) was the largest cost left in intake's own code, for values of which the
@@ -101,6 +106,7 @@ class SubmitResult:
     tracking_id: str
     created_at: datetime
     replayed: bool
+    token: str
 
 
 def process_job_id(report_id: int) -> str:
@@ -121,7 +127,10 @@ def request_fingerprint(data: dict[str, Any], photo: bytes | None) -> str:
     return digest.hexdigest()
 
 
-def _replay(session: Session, key: str, fingerprint: str, ttl: timedelta) -> SubmitResult | None:
+def _replay(
+    session: Session, key: str, fingerprint: str, settings: IntakeSettings
+) -> SubmitResult | None:
+    ttl = settings.idempotency_ttl
     record = session.get(IdempotencyRecord, (INTAKE_SCOPE, key))
     if record is None:
         return None
@@ -138,7 +147,8 @@ def _replay(session: Session, key: str, fingerprint: str, ttl: timedelta) -> Sub
     report = session.get(Report, record.report_id) if record.report_id else None
     if report is None or report.id is None:
         return None
-    return SubmitResult(report.id, report.tracking_id, report.created_at, replayed=True)
+    token = resident_token(settings.token_key, report.tracking_id)
+    return SubmitResult(report.id, report.tracking_id, report.created_at, True, token)
 
 
 # The columns intake sets; the others stay NULL until the worker runs. Both forms of the
@@ -154,6 +164,7 @@ _INTAKE_COLUMNS = (
     "service_hint",
     "language",
     "photo_name",
+    "token_hash",
     "status",
     "needs_triage",
     "created_at",
@@ -308,7 +319,7 @@ def submit_report(
     """
     fingerprint = request_fingerprint(data, photo) if idempotency_key else ""
     if idempotency_key:
-        replayed = _replay(session, idempotency_key, fingerprint, settings.idempotency_ttl)
+        replayed = _replay(session, idempotency_key, fingerprint, settings)
         if replayed is not None:
             return replayed
 
@@ -333,8 +344,10 @@ def submit_report(
         photo_name = store_photo(cleaned, media_path=settings.media_path)
 
     now = utcnow()
+    tracking_id = new_tracking_id()
+    token = resident_token(settings.token_key, tracking_id)
     row = {
-        "tracking_id": new_tracking_id(),
+        "tracking_id": tracking_id,
         "source": source,
         "description": data["description"],
         "lat": lat,
@@ -344,6 +357,7 @@ def submit_report(
         "service_hint": service_hint,
         "language": data.get("language"),
         "photo_name": photo_name,
+        "token_hash": hash_token(token),
         "status": ReportStatus.RECEIVED.value,
         "needs_triage": False,
         "created_at": now,
@@ -378,7 +392,7 @@ def submit_report(
         if photo_name:
             delete_photo(photo_name, media_path=settings.media_path)
         if idempotency_key:
-            replayed = _replay(session, idempotency_key, fingerprint, settings.idempotency_ttl)
+            replayed = _replay(session, idempotency_key, fingerprint, settings)
             if replayed is not None:
                 return replayed
         raise
@@ -388,7 +402,7 @@ def submit_report(
             delete_photo(photo_name, media_path=settings.media_path)
         raise
 
-    return SubmitResult(report_id, row["tracking_id"], now, replayed=False)
+    return SubmitResult(report_id, row["tracking_id"], now, False, token)
 
 
 def get_by_tracking_id(*, session: Session, tracking_id: str) -> Report | None:
@@ -450,7 +464,10 @@ def public_position(
 
 
 def public_view(*, session: Session, report: Report, lang: str = "fr") -> dict[str, Any]:
-    """What the holder of a tracking id may see: status, category, area, public history."""
+    """What the holder of a tracking id may see: status, category, area, public history.
+
+    No photo: it is shown only with the resident's token (``backend.services.tracking``).
+    """
     service = session.get(Service, report.service_code) if report.service_code else None
     return {
         "tracking_id": report.tracking_id,
@@ -461,7 +478,8 @@ def public_view(*, session: Session, report: Report, lang: str = "fr") -> dict[s
         "created_at": report.created_at,
         "updated_at": report.updated_at,
         "closed_at": report.closed_at,
-        "photo_url": f"/media/{report.photo_name}" if report.photo_name else None,
+        # The resident's photo (and text): only with their token (the API adds them then).
+        "photo_url": None,
         # Only scrubbed notes are public; one the worker has not scrubbed yet is left out.
         "history": [
             {"status": u.status, "public_note": u.public_note_published, "created_at": u.created_at}

@@ -36,6 +36,7 @@ from backend.services.classification import UnknownCategoryError, correct_catego
 from backend.services.contacts import ContactCipher, ContactDetails, read_contact
 from backend.services.feedback import enqueue_refresh
 from backend.services.links import priority_boosts
+from backend.services.reading import mark_read
 from backend.services.reports import set_status
 from backend.services.workflow import NOTE_REQUIRED, OPEN_STATUSES, TRANSITIONS
 
@@ -279,8 +280,9 @@ def correct(
     """Set a report's category by hand: a gold label for the classifier, out of triage.
 
     In one transaction: the correction (``correct_category``), the audit row
-    ``report.category_corrected``, and two jobs in the outbox: the report's links again (the
-    linking rules depend on its category) and its public aggregates. UnknownCategoryError for
+    ``report.category_corrected``, the report marked read (``mark_read``), and two jobs in
+    the outbox: the report's links again (the linking rules depend on its category) and its
+    public aggregates. UnknownCategoryError for
     a code that is not an active service of the catalogue.
     """
     if get_active_service(session=session, code=service_code) is None:
@@ -311,6 +313,8 @@ def correct(
             queue=LINK_REPORT.queue,
         )
         enqueue_refresh(session=session, report_id=report.id)
+        # Correcting it is reading it: a report still "received" turns "open".
+        mark_read(session=session, report=report, actor=staff)
         # Commits the correction with the audit row and the jobs above.
         correction = correct_category(
             session=session, report=report, service_code=service_code, author=staff.email

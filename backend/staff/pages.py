@@ -102,6 +102,7 @@ TEXT: dict[str, Message] = {
     "triage_page": N_("Triage queue: the reports of your services, most urgent first"),
     "signals_page": N_("Weak signals: map and table"),
     "events_page": N_("Events: the calendar, places and resources deployed"),
+    "questionnaires_page": N_("Questionnaires: residents' answers and reopenings, per service"),
 }
 
 ROLE_NAMES: dict[str, str] = {

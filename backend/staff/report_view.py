@@ -17,9 +17,11 @@ from sqlmodel import Session
 
 from backend.models import Report, Service, StaffUser
 from backend.services.contacts import ContactDetails
+from backend.services.feedback import existing as feedback_of
 from backend.services.followers import followers_count
 from backend.services.links import link_summaries
 from backend.services.reports import public_history
+from backend.services.tracking import additions_of
 from backend.services.triage import (
     Priority,
     TriageFilters,
@@ -170,6 +172,7 @@ def staff_view(
             }
             for c in corrections
         ],
+        **resident_side(session=session, report=report),
         "allowed_statuses": allowed_statuses(report),
         "has_contact": has_contact(session=session, report=report),
         "contact": (
@@ -181,4 +184,37 @@ def staff_view(
             if contact is not None
             else None
         ),
+    }
+
+
+def resident_side(*, session: Session, report: Report) -> dict[str, Any]:
+    """What the resident said back: the questionnaire's answer and their additions.
+
+    The comment and the added texts as written (staff only), with what the resident is shown
+    of each text (scrubbed; None until the worker has scrubbed it).
+    """
+    answer = feedback_of(session=session, report=report)
+    return {
+        "feedback": (
+            {
+                "fixed": answer.fixed,
+                "satisfaction": answer.satisfaction,
+                "comment": answer.comment,
+                "reopened": answer.reopened,
+                "created_at": answer.created_at,
+            }
+            if answer is not None
+            else None
+        ),
+        "additions": [
+            {
+                "kind": "addition",
+                "text": a.text,
+                "text_public": a.text_public,
+                "text_removed": a.text_removed,
+                "photo_url": f"/media/{a.photo_name}" if a.photo_name else None,
+                "created_at": a.created_at,
+            }
+            for a in additions_of(session=session, report=report)
+        ],
     }

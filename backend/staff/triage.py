@@ -24,6 +24,7 @@ from backend.services import public_notes, triage
 from backend.services.access import can_read_contacts, service_scope
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
+from backend.services.reading import mark_read
 from backend.services.workflow import STATUSES
 from backend.staff import report_view
 from backend.staff.pages import (
@@ -131,6 +132,19 @@ TEXT: dict[str, Message] = {
     "colon": N_(":"),
     "received_label": N_("Received"),
     "confidence_label": N_("Confidence"),
+    "addition": N_("Information added by the resident"),
+    "resident": N_("the resident"),
+    "reopened_by_resident": N_("Reopened by the resident: not fixed"),
+    "questionnaire": N_("The resident's questionnaire"),
+    "answered": N_("Answered"),
+    "really_fixed": N_("Really fixed?"),
+    "yes": N_("yes"),
+    "no": N_("no"),
+    "reopened_yes": N_("the report was reopened"),
+    "reopened_no": N_("answered after the reopening window: not reopened"),
+    "satisfaction": N_("Satisfaction"),
+    "comment": N_("Comment (never published)"),
+    "no_answer": N_("No answer yet (the questionnaire opens once the report is fixed)."),
 }
 
 STATUS_NAMES: dict[str, Message] = {
@@ -317,6 +331,9 @@ def report(report_id: int) -> tuple[str, int]:
     found = _visible(report_id)
     if found is None:
         return _not_found(staff_language())
+    # Opened by someone who may act on it: the report is read ("received" turns "open").
+    if mark_read(session=db.session, report=found, actor=current_staff()) is not None:
+        db.session.commit()
     return _detail_page(found)
 
 

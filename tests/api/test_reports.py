@@ -50,7 +50,13 @@ def test_json_report_is_created_with_an_unguessable_tracking_id(
     body = response.json
     # 144 bits of randomness, URL-safe base64: 24 characters.
     assert len(body["tracking_id"]) >= 22
-    assert body["tracking_url"] == f"https://lanterne.example/suivi/{body['tracking_id']}"
+    # The tracking page's link carries the resident's token (192 bits; only its hash stored).
+    assert len(body["token"]) == 32
+    assert body["tracking_url"] == (
+        f"https://lanterne.example/suivi/{body['tracking_id']}?t={body['token']}"
+    )
+    stored = session.exec(select(Report)).one()
+    assert stored.token_hash and body["token"] not in stored.token_hash
     # Location is the report's tracking resource, the same absolute URL as api_url.
     assert response.headers["Location"] == body["api_url"]
     assert client.get(response.headers["Location"]).json["tracking_id"] == body["tracking_id"]

@@ -149,6 +149,9 @@ def test_post_request_in_xml(post_request: PostRequest) -> None:
     assert root.tag == "service_requests"
     assert (root.findtext("request/service_request_id") or "").isdigit()
     assert root.find("request/token") is None  # realtime: the id, never both
+    # Lanterne's extension: the resident's token and their tracking page.
+    assert len(root.findtext("request/resident_token") or "") == 32
+    assert "/suivi/" in (root.findtext("request/tracking_url") or "")
 
 
 def test_request_fields_in_xml_follow_the_spec(

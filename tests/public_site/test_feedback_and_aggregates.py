@@ -38,6 +38,9 @@ def test_questionnaire_once_the_city_says_fixed(client: FlaskClient, session: Se
         "tracking_id": report.tracking_id,
         "fixed": False,
         "satisfaction": 2,
+        # "Not fixed" the day it was fixed: within the window, the report is open again.
+        "reopened": True,
+        "status": "open",
         "created_at": json_of(answer)["created_at"],
     }
     assert "comment" not in json_of(answer)
@@ -73,7 +76,8 @@ def test_the_refresh_an_answer_queues_runs_once_and_updates_the_figures(
     session.expire_all()
     assert session.get(OutboxMessage, message.id).done_at is not None  # type: ignore[union-attr]
     cell = session.exec(select(AggregateCell)).one()
-    assert (cell.reports, cell.fixed, cell.feedback_n, cell.satisfaction_sum) == (1, 1, 1, 2)
+    # "Not fixed" the day it was fixed reopened it: the figures no longer count it fixed.
+    assert (cell.reports, cell.fixed, cell.feedback_n, cell.satisfaction_sum) == (1, 0, 1, 2)
     # Done rows are not pushed again: the relay does not loop on a finished refresh.
     assert outbox.dispatch_pending(session=session, connection=redis_client) == 0
     assert outbox.pending_count(session=session) == 0

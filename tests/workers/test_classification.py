@@ -53,7 +53,7 @@ def test_worker_classifies_scrubs_and_keeps_the_hint(
     assert stored.description == text
     assert stored.description_public and "06 12" not in stored.description_public
     assert "[téléphone]" in stored.description_public
-    assert stored.status == "open"
+    assert stored.status == "received"  # sorted by a machine, not yet read by anyone
 
 
 def test_other_language_goes_to_triage(

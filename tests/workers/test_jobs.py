@@ -17,7 +17,7 @@ from tests.conftest import make_test_app
 BODY = {"description": "Lampadaire éteint rue de Rome", "lat": 43.2951, "lon": 5.3800}
 
 
-def test_new_report_is_relayed_to_rq_and_opened_by_the_worker(
+def test_new_report_is_relayed_to_rq_and_processed_by_the_worker_but_stays_received(
     client: FlaskClient,
     session: Session,
     redis_client: object,
@@ -38,8 +38,10 @@ def test_new_report_is_relayed_to_rq_and_opened_by_the_worker(
     session.expire_all()
     assert session.exec(select(OutboxMessage)).one().done_at is not None
     body = client.get(f"/api/v1/reports/{tracking}").json
-    assert body["status"] == "open"
-    assert [h["status"] for h in body["history"]] == ["received", "open"]
+    # Classified and scrubbed, yet nobody at the city has read it: still "received".
+    assert session.exec(select(Report)).one().predicted_code is not None
+    assert body["status"] == "received"
+    assert [h["status"] for h in body["history"]] == ["received"]
 
 
 def test_the_job_is_safe_to_run_twice(
@@ -51,7 +53,7 @@ def test_the_job_is_safe_to_run_twice(
     run_jobs()
     report = session.exec(select(Report)).one()
     process_report(report.id)
-    assert len(client.get(f"/api/v1/reports/{tracking}").json["history"]) == 2
+    assert len(client.get(f"/api/v1/reports/{tracking}").json["history"]) == 1
     assert process_report(10_000_000)["status"] == "missing"
 
 
@@ -88,7 +90,7 @@ def test_redis_down_still_accepts_and_the_outbox_drains_when_it_is_back(
     assert drain_outbox() == 0  # already queued in RQ: not pushed twice
     assert run_jobs() == 1
     session.expire_all()
-    assert session.exec(select(Report)).one().status == "open"
+    assert session.exec(select(Report)).one().predicted_code is not None
     assert session.exec(select(OutboxMessage)).one().done_at is not None
     assert drain_outbox() == 0
 
