@@ -164,10 +164,18 @@ class TrackingContact(MethodView):
 
     decorators = [limiter.limit(lambda: current_app.config["RATELIMIT_TRACKING"])]
 
+    @blp.arguments(TrackingQuerySchema(), location="query")
     @blp.response(204)
-    @blp.alt_response(404, description="No report has this tracking id")
+    @blp.alt_response(404, description="No report has this tracking id, or not this token")
     @blp.alt_response(429, response=TOO_MANY_REQUESTS)
-    def delete(self, tracking_id: str) -> None:
-        """Withdraw one's contact details: the report stays, the city can no longer reach you."""
-        if not reports_service.forget_contact(session=db.session, tracking_id=tracking_id):
-            fail(404, "No report has this tracking id.")
+    def delete(self, args: dict[str, Any], tracking_id: str) -> None:
+        """Withdraw one's contact details: the report stays, the city can no longer reach you.
+
+        Only with the resident's token (``t``): tracking ids are shown to other residents (the
+        reports nearby a new one), so the id alone must not let anyone act on a report.
+        """
+        session = db.session
+        report = reports_service.get_by_tracking_id(session=session, tracking_id=tracking_id)
+        if report is None or not tracking.token_matches(report, args.get("t")):
+            fail(404, "No report has this tracking id and token.")
+        reports_service.forget_contact(session=session, tracking_id=tracking_id)

@@ -29,6 +29,7 @@ from backend.services import reports as reports_service
 from backend.services import streets as streets_service
 from backend.services.catalogue import UnknownServiceError, list_services
 from backend.services.photos import PhotoRejectedError
+from backend.services.tracking import tracking_url
 from public_site.pages.tracking import TRACKING_RE
 from public_site.site import _, bp, lang, lurl, not_found
 
@@ -47,9 +48,9 @@ FIELDS = (
 _SCHEMA = ReportCreateSchema()
 
 
-def tracking_redirect(tracking_id: str) -> ResponseReturnValue:
-    """Where a filed report leads: its tracking page (the one place to change that URL)."""
-    return redirect(lurl("public.tracking", tracking_id=tracking_id), code=303)
+def tracking_redirect(tracking_id: str, token: str) -> ResponseReturnValue:
+    """Where a filed report leads: the resident's own tracking page, with their token."""
+    return redirect(tracking_url(tracking_id, token, lang(), external=False), code=303)
 
 
 def _intake_limit() -> str:
@@ -120,8 +121,10 @@ def _match_address(
     return form, []
 
 
-def _file(form: dict[str, str], photo: bytes | None) -> tuple[str | None, dict[str, str]]:
-    """File the report through intake; its tracking id, or the errors to show."""
+def _file(
+    form: dict[str, str], photo: bytes | None
+) -> tuple[reports_service.SubmitResult | None, dict[str, str]]:
+    """File the report through intake; what intake answered, or the errors to show."""
     # An empty field is "not given", as the API's form intake reads it.
     data_in = {
         k: v.strip() if k != "description" else v
@@ -152,7 +155,7 @@ def _file(form: dict[str, str], photo: bytes | None) -> tuple[str | None, dict[s
     except reports_service.IdempotencyConflictError:
         form["idempotency_key"] = secrets.token_urlsafe(18)
         return None, {"form": _("This form was already sent with other words: send it again.")}
-    return result.tracking_id, {}
+    return result, {}
 
 
 def _page(
@@ -188,10 +191,10 @@ def _report_form() -> ResponseReturnValue:
     form, candidates = _match_address(db.session, form, errors)
     if errors:
         return _page(form, errors, candidates, 400)
-    tracking_id, errors = _file(form, photo)
-    if tracking_id is None:
+    result, errors = _file(form, photo)
+    if result is None:
         return _page(form, errors, [], 400)
-    return tracking_redirect(tracking_id)
+    return tracking_redirect(result.tracking_id, result.token)
 
 
 def _limited(view: Callable[[], ResponseReturnValue]) -> Callable[[], ResponseReturnValue]:

@@ -401,7 +401,12 @@ def test_resident_can_withdraw_contact_details(client: FlaskClient, session: Ses
         client, {"description": "Fuite", "contact": {"email": "a@example.org"}, **VIEUX_PORT}
     ).json
     assert count(session, Contact) == 1
-    response = client.delete(f"/api/v1/reports/{created['tracking_id']}/contact")
+    url = f"/api/v1/reports/{created['tracking_id']}/contact"
+    # The tracking id alone (shown to neighbours among the reports nearby) is not enough.
+    assert client.delete(url).status_code == 404
+    assert client.delete(url + "?t=" + "x" * 32).status_code == 404
+    assert count(session, Contact) == 1
+    response = client.delete(url + "?t=" + created["token"])
     assert response.status_code == 204
     assert count(session, Contact) == 0 and count(session, Report) == 1
     assert client.delete("/api/v1/reports/nope/contact").status_code == 404

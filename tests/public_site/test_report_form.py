@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from backend.models import Contact, Report, Street, Subscription
 from backend.services.contacts import ContactCipher, load_keys
 from backend.services.streets import fold
+from backend.services.tracking import hash_token
 
 COURS_JULIEN = {"lat": "43.29352", "lon": "5.38337"}
 
@@ -91,7 +92,10 @@ def test_a_report_filed_without_javascript_leads_to_its_tracking_page(
     )
     assert response.status_code == 303
     (report,) = stored(session)
-    assert response.headers["Location"] == f"/suivi/{report.tracking_id}?lang=fr"
+    # The resident lands on their own page: the tracking link with their token.
+    location = response.headers["Location"]
+    assert location.startswith(f"/suivi/{report.tracking_id}?t=")
+    assert report.token_hash == hash_token(location.split("t=", 1)[1].split("&", 1)[0])
     assert report.description == "Lampadaire éteint devant le 12"
     assert report.service_hint == "streetlight" and report.language == "fr"
     assert report.source == "web" and report.lat == pytest.approx(43.29352)
