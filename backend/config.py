@@ -75,9 +75,13 @@ class Config:
     PUBLIC_TIMEZONE = _env("LANTERNE_PUBLIC_TIMEZONE", "Europe/Paris")
     # Where the open data files are written (default: instance/public_data).
     PUBLIC_DATA_PATH = _env("LANTERNE_PUBLIC_DATA_PATH")
-    # Base map tiles (a URL template) for the public maps; none by default: no third party.
-    PUBLIC_MAP_TILES = _env("LANTERNE_PUBLIC_MAP_TILES")
-    PUBLIC_MAP_ATTRIBUTION = _env("LANTERNE_PUBLIC_MAP_ATTRIBUTION", "")
+    # Base map tiles (a URL template such as https://tiles.city.example/{z}/{x}/{y}.png) and
+    # their attribution for the public maps; none by default: the base map is the city's own
+    # streets and areas, and no third party sees the visits. (The older names still work.)
+    PUBLIC_MAP_TILES = _env("LANTERNE_TILE_URL", _env("LANTERNE_PUBLIC_MAP_TILES"))
+    PUBLIC_MAP_ATTRIBUTION = _env(
+        "LANTERNE_TILE_ATTRIBUTION", _env("LANTERNE_PUBLIC_MAP_ATTRIBUTION", "")
+    )
     RATELIMIT_PUBLIC_TRACKING = _env("LANTERNE_RATELIMIT_PUBLIC_TRACKING", "30 per minute")
     # Open311: the one jurisdiction served (any other jurisdiction_id is a 404), and the rate
     # limit of clients without an API key (GET only), per address.

@@ -20,7 +20,7 @@ from backend.db import utcnow
 from backend.models import AggregateCell, AggregateState, Area, PublishedCell, Service
 from public_site import periods
 from public_site.areas import build_hierarchy
-from public_site.maps import MAP_FORMAT
+from public_site.maps import MAP_FORMAT, load_streets, streets_digest
 from workers.publication.base_maps import render_changed_maps, write_maps
 from workers.publication.open_data import write_open_data
 from workers.publication.rollup import build_snapshot
@@ -28,7 +28,7 @@ from workers.publication.settings import PublishSettings
 
 
 def inputs_fingerprint(*, session: Session, settings: PublishSettings) -> str:
-    """A hash of what a publication depends on besides the raw cells: areas and map settings.
+    """A hash of what a publication depends on besides the raw cells: areas, streets, settings.
 
     Areas (outlines, names, levels, parents, populations) shape the roll-up, the rates, the
     open data and the maps; a change to them (``lanterne areas import``, ``areas population``)
@@ -37,6 +37,9 @@ def inputs_fingerprint(*, session: Session, settings: PublishSettings) -> str:
     digest = hashlib.sha256()
     head = [MAP_FORMAT, settings.map_tiles or "", settings.map_attribution or ""]
     digest.update(json.dumps(head).encode())
+    # The streets drawn on the maps (``lanterne streets import``) when no tiles are set.
+    if not settings.map_tiles:
+        digest.update(streets_digest(load_streets(session)).encode())
     stmt = sa.select(  # type: ignore[call-overload]
         Area.code, Area.name, Area.level, Area.parent_code, Area.population, Area.geometry
     ).order_by(col(Area.code))
