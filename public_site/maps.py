@@ -45,16 +45,39 @@ EMPTY_FILL = "#f7f7f7"
 
 
 def classes(values: list[int]) -> list[int]:
-    """Upper bounds of up to 5 classes (quantiles of the published values)."""
-    vals = sorted(v for v in values if v > 0)
+    """Upper bounds of up to 5 classes of the published values, each bound a distinct integer.
+
+    Few distinct values (5 or fewer) give a class each; more give quantile breaks (each class
+    about a fifth of the areas), where equal breaks are merged into one class, so no two
+    classes ever share a bound.
+    """
+    vals = sorted(v for v in values if v and v > 0)
     if not vals:
         return []
+    distinct = sorted(set(vals))
+    if len(distinct) <= len(PALETTE):
+        return distinct
     bounds: list[int] = []
-    for i in range(1, 6):
-        bound = vals[min(len(vals) - 1, round(i * len(vals) / 5) - 1)]
+    for i in range(1, len(PALETTE) + 1):
+        bound = vals[min(len(vals) - 1, -(-i * len(vals) // len(PALETTE)) - 1)]
         if not bounds or bound > bounds[-1]:
             bounds.append(bound)
+    if bounds[-1] < vals[-1]:
+        bounds[-1] = vals[-1]
     return bounds
+
+
+def class_ranges(bounds: list[int], values: list[int]) -> list[tuple[int, int]]:
+    """Each class's range of counts, for the legend: from the smallest published count (or
+    the previous bound + 1) to its bound; a class of one count has both ends equal, and is
+    shown as that count alone, never "6 – 6"."""
+    vals = [v for v in values if v and v > 0]
+    ranges = []
+    low = min(vals) if vals else 1
+    for bound in bounds:
+        ranges.append((min(low, bound), bound))
+        low = bound + 1
+    return ranges
 
 
 def fill_for(value: int | None, bounds: list[int]) -> str:

@@ -23,6 +23,7 @@ from public_site.areas import build_hierarchy
 from public_site.maps import MAP_FORMAT, load_streets, streets_digest
 from workers.publication.base_maps import render_changed_maps, write_maps
 from workers.publication.open_data import write_open_data
+from workers.publication.partial import same_days
 from workers.publication.rollup import build_snapshot
 from workers.publication.settings import PublishSettings
 
@@ -102,10 +103,19 @@ def publish(*, session: Session, settings: PublishSettings, force: bool = False)
         object_services=object_services,
     )
     write_maps(session=session, maps=maps)
+    published_at = utcnow()
+    partial = same_days(
+        session=session,
+        now=published_at,
+        tz=settings.tz,
+        services=services,
+        hidden=snapshot.hidden,
+        threshold=settings.threshold,
+    )
     state = session.get(AggregateState, 1)
     assert state is not None
     state.published_version = raw_version
-    state.published_at = utcnow()
+    state.published_at = published_at
     state.details = {
         "cells": len(snapshot.rows),
         "hidden": len(snapshot.hidden),
@@ -115,6 +125,8 @@ def publish(*, session: Session, settings: PublishSettings, force: bool = False)
         "finest_level": hierarchy.finest_level,
         "parent_level": hierarchy.parent_level,
         "inputs": inputs,
+        # The periods under way and the same days of the periods before (``partial``).
+        "same_days": partial,
     }
     session.add(state)
     session.commit()
