@@ -145,15 +145,27 @@ class Indicators(MethodView):
             "previous_period": prev,
             "threshold": current_app.config["MIN_PUBLISHED_COUNT"],
             "figures": ind.as_dict(
-                table.get((period, node.code, service)), (period, node.code, service)
+                table.get((period, node.code, service)),
+                (period, node.code, service),
+                population=node.population,
             ),
             "previous": ind.as_dict(
-                table.get((prev, node.code, service)), (prev, node.code, service)
+                table.get((prev, node.code, service)),
+                (prev, node.code, service),
+                population=node.population,
             ),
-            "city": ind.as_dict(table.get((period, CITY, service)), (period, CITY, service)),
+            "city": ind.as_dict(
+                table.get((period, CITY, service)),
+                (period, CITY, service),
+                population=cat.hierarchy.nodes[CITY].population,
+            ),
             "open_backlog": ind.value(table, (NOW, node.code, service)),
             "by_service": [
-                ind.as_dict(table.get((period, node.code, c)), (period, node.code, c))
+                ind.as_dict(
+                    table.get((period, node.code, c)),
+                    (period, node.code, c),
+                    population=node.population,
+                )
                 for c in codes
             ]
             if service == ALL

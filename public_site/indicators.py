@@ -162,8 +162,14 @@ def value(table: dict[tuple[str, str, str], Any], key: tuple[str, str, str]) -> 
     return cell.reports
 
 
-def as_dict(cell: Any, key: tuple[str, str, str]) -> dict[str, Any]:
-    """A published cell as JSON-ready data (zeros filled in)."""
+def as_dict(
+    cell: Any, key: tuple[str, str, str], *, population: int | None = None
+) -> dict[str, Any]:
+    """A published cell as JSON-ready data (zeros filled in).
+
+    An absent cell is a published zero: its rate per 1,000 residents is 0.0 where the area's
+    population is loaded, and None (not known, not zero) where it is not.
+    """
     period, area, service = key
     if cell is None:
         return {
@@ -176,7 +182,7 @@ def as_dict(cell: Any, key: tuple[str, str, str]) -> dict[str, Any]:
             "median_days": None,
             "satisfaction": None,
             "confirmed_pct": None,
-            "rate_per_1000": 0.0 if area != CITY else None,
+            "rate_per_1000": 0.0 if population else None,
         }
     return {
         "period": period,

@@ -124,6 +124,8 @@ def index() -> str:
         legend=legend,
         partial=cat.partial(period),
         period_options=period_options(cat),
+        # The column only where populations are loaded (``lanterne areas population``).
+        show_rate=any(hierarchy.nodes[c].population for c in shown),
         threshold=current_app.config["MIN_PUBLISHED_COUNT"],
     )
 
