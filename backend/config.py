@@ -82,6 +82,28 @@ class Config:
     PUBLIC_MAP_ATTRIBUTION = _env(
         "LANTERNE_TILE_ATTRIBUTION", _env("LANTERNE_PUBLIC_MAP_ATTRIBUTION", "")
     )
+    # Responses compressed by flask-compress: brotli for the browsers that take it, gzip for
+    # the others; the phone's bytes are the cost. Not streamed responses (flask-compress
+    # leaves their file open): the site's assets are read whole first (public_site.site).
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_STREAMS = False
+    COMPRESS_BR_LEVEL = 5
+    COMPRESS_MIMETYPES = [
+        "text/html",
+        "text/css",
+        "text/javascript",
+        "application/javascript",
+        "application/json",
+        "application/geo+json",
+        "application/problem+json",
+        "text/csv",
+        "text/xml",
+        "application/xml",
+        "image/svg+xml",
+    ]
+    # Public pages may be kept this long by the browser and by shared caches, then checked
+    # again with their ETag (a new publication changes them); fingerprinted files, a year.
+    PUBLIC_PAGE_MAX_AGE = _env_int("LANTERNE_PUBLIC_PAGE_MAX_AGE", 300)
     RATELIMIT_PUBLIC_TRACKING = _env("LANTERNE_RATELIMIT_PUBLIC_TRACKING", "30 per minute")
     # Open311: the one jurisdiction served (any other jurisdiction_id is a 404), and the rate
     # limit of clients without an API key (GET only), per address.
