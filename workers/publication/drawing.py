@@ -109,8 +109,28 @@ def render_base_map(
             "else{m.removeLayer(c);f.addTo(m);}}"
             "m.on('zoomend',s);s();})();</script>"
         )
-    script += _labels_script(map_name, labels, streets or [])
+    script += _labels_script(map_name, _short_names(labels), streets or [])
     return BaseMap(element=root.html.render(), script=script, map_name=map_name, layer_names=names)
+
+
+def _short_names(labels: list[list[Any]]) -> list[list[Any]]:
+    """Labels without the words every name of their level shares ("Marseille 1er
+    Arrondissement", "Marseille 2e Arrondissement"... give "1er", "2e"): a phone has room."""
+    out = [list(label) for label in labels]
+    for level in {label[3] for label in out}:
+        group = [label for label in out if label[3] == level]
+        words = [str(label[2]).split() for label in group]
+        if len(words) < 3:
+            continue
+        head = 0
+        while all(len(w) > head + 1 and w[head] == words[0][head] for w in words):
+            head += 1
+        tail = 0
+        while all(len(w) > head + tail + 1 and w[-1 - tail] == words[0][-1 - tail] for w in words):
+            tail += 1
+        for label, w in zip(group, words, strict=True):
+            label[2] = " ".join(w[head : len(w) - tail])
+    return out
 
 
 def _e5(degrees: float) -> int:
@@ -122,8 +142,9 @@ def _labels_script(map_name: str, labels: list[list[Any]], streets: list[StreetP
     """The script that writes the areas' and streets' names on the map, by zoom level.
 
     Areas' names show at the middle zooms (parents below ``AREA_LABEL_ZOOM``, the finest from
-    it), streets' names from ``STREET_ZOOM``, only those in view and not overlapping, in a
-    pane above the colours that lets clicks and touches through to the areas.
+    it, or at every zoom when the parents have no names of their own), streets' names from
+    ``STREET_ZOOM``, only those in view and not overlapping, in a pane above the colours that
+    lets clicks and touches through to the areas.
     """
     if not labels and not streets:
         return ""
@@ -142,22 +163,31 @@ def _labels_script(map_name: str, labels: list[list[Any]], streets: list[StreetP
     )
 
 
-# Plain Leaflet (no plugin): divIcon markers built from text nodes, a grid of taken screen
-# cells so that names never overlap, redrawn when the view changes.
+# Plain Leaflet (no plugin): divIcon markers built from text nodes; each name's box measured
+# on a canvas, and a name that would overlap one already written is left out; redrawn when
+# the view changes.
 _LABELS_JS = (
     "var p=m.createPane('lanterne-labels');p.style.zIndex=450;p.style.pointerEvents='none';"
-    "var g=L.layerGroup().addTo(m);"
+    "var g=L.layerGroup().addTo(m),coarse=D.a.some(function(r){return r[3]===0;});"
+    "var cx=document.createElement('canvas').getContext('2d'),"
+    "ff=getComputedStyle(m.getContainer()).fontFamily||'sans-serif';"
     "function lab(ll,t,c){var e=document.createElement('span');e.textContent=t;"
     "return L.marker(ll,{pane:'lanterne-labels',interactive:false,keyboard:false,"
     "icon:L.divIcon({className:c,html:e,iconSize:null,iconAnchor:[0,0]})});}"
-    "function draw(){g.clearLayers();var z=m.getZoom(),b=m.getBounds(),taken={},n=0;"
+    "function draw(){g.clearLayers();var z=m.getZoom(),b=m.getBounds(),boxes=[];"
     "m.getContainer().classList.toggle('lanterne-streets-shown',z>=SZ);"
-    "function put(r,t,c,w,dot){var ll=[r[0]/1e5,r[1]/1e5];if(!b.contains(ll)||n>=300)return;"
-    "var q=m.latLngToContainerPoint(ll),k=Math.floor(q.x/w)+':'+Math.floor(q.y/20);"
-    "if(dot){L.circleMarker(ll,{pane:'lanterne-labels',radius:3,weight:1,color:'#222',"
-    "fillColor:'#fff',fillOpacity:1,interactive:false}).addTo(g);}"
-    "if(taken[k])return;taken[k]=1;n++;lab(ll,t,c).addTo(g);}"
-    "if(z>=SZ){D.s.forEach(function(r){put(r,r[2],'lanterne-street',130,true);});}"
-    "else{D.a.forEach(function(r){if(r[3]===(z>=AZ?1:0))put(r,r[2],'lanterne-area',110,false);});}}"
+    "function free(x0,y0,x1,y1){for(var i=0;i<boxes.length;i++){var o=boxes[i];"
+    "if(x0<o[2]&&o[0]<x1&&y0<o[3]&&o[1]<y1)return false;}boxes.push([x0,y0,x1,y1]);return true;}"
+    "function put(r,t,c,street){var ll=[r[0]/1e5,r[1]/1e5];"
+    "if(!b.contains(ll)||boxes.length>=300)return;var q=m.latLngToContainerPoint(ll),w,x0,x1;"
+    "if(street){L.circleMarker(ll,{pane:'lanterne-labels',radius:3,weight:1,color:'#222',"
+    "fillColor:'#fff',fillOpacity:1,interactive:false}).addTo(g);"
+    "cx.font='600 13px '+ff;w=cx.measureText(t).width+4;x0=q.x+4;x1=x0+w;}"
+    "else{cx.font='700 12px '+ff;w=cx.measureText(t).width+6;"
+    "x0=q.x-w/2;x1=q.x+w/2;}"
+    "if(free(x0,q.y-11,x1,q.y+11))lab(ll,t,c).addTo(g);}"
+    "if(z>=SZ){D.s.forEach(function(r){put(r,r[2],'lanterne-street',true);});}"
+    "else{var f=z>=AZ||!coarse?1:0;"
+    "D.a.forEach(function(r){if(r[3]===f)put(r,r[2],'lanterne-area',false);});}}"
     "m.on('zoomend moveend',draw);m.whenReady(draw);"
 )
