@@ -248,7 +248,8 @@ def cached_page(view: Callable[..., str]) -> Callable[..., Response]:
         response.cache_control.public = True
         response.cache_control.max_age = current_app.config["PUBLIC_PAGE_MAX_AGE"]
         response.vary.add("Accept-Language")
-        return response.make_conditional(request)
+        response.make_conditional(request)  # 304 when the browser has this page
+        return response
 
     return wrapper
 

@@ -64,8 +64,8 @@ def render_base_map(
             minx, miny, maxx, maxy = outline.bounds
             if len(spec.layers) > 1 and node.name and node.name != node.code:
                 centre = outline.representative_point()
-                fine = node.level == finest
-                labels.append([_e5(centre.y), _e5(centre.x), node.name, 1 if fine else 0])
+                is_fine = node.level == finest
+                labels.append([_e5(centre.y), _e5(centre.x), node.name, 1 if is_fine else 0])
             lats += [miny, maxy]
             lons += [minx, maxx]
             features.append(
