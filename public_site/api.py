@@ -67,6 +67,23 @@ class AreaSchema(ma.Schema):
     population = fields.Integer(allow_none=True)
 
 
+class SoFarSchema(ma.Schema):
+    """The period under way: how far it goes, and the same span of the previous period."""
+
+    days = fields.Integer(metadata={"description": "days of the period so far (today included)"})
+    as_of = fields.String(metadata={"description": "when the figures were counted (UTC)"})
+    previous_until = fields.String(
+        metadata={"description": "end of the same span in the previous period (UTC)"}
+    )
+    previous_same_days = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "reports of the previous period over the same span, city-wide "
+            "(only with area=city; null when hidden or for another area)"
+        },
+    )
+
+
 class IndicatorsSchema(ma.Schema):
     """The figures of an area for a category and a period, with its context."""
 
@@ -80,6 +97,11 @@ class IndicatorsSchema(ma.Schema):
     city = fields.Nested(FiguresSchema)
     open_backlog = fields.Integer(allow_none=True)
     by_service = fields.List(fields.Nested(FiguresSchema))
+    so_far = fields.Nested(
+        SoFarSchema,
+        allow_none=True,
+        metadata={"description": "set when the period is not over (null for a whole period)"},
+    )
     published_at = fields.DateTime(allow_none=True)
 
 
@@ -171,4 +193,17 @@ class Indicators(MethodView):
             if service == ALL
             else [],
             "published_at": state.published_at if state else None,
+            "so_far": _so_far(cat, period, node.code, service),
         }
+
+
+def _so_far(cat: ind.Catalogue, period: str, area: str, service: str) -> dict[str, Any] | None:
+    partial = cat.partial(period)
+    if partial is None:
+        return None
+    return {
+        "days": partial["days"],
+        "as_of": partial["as_of"],
+        "previous_until": partial["previous_until"],
+        "previous_same_days": partial["counts"].get(service, 0) if area == CITY else None,
+    }

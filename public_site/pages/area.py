@@ -100,6 +100,8 @@ def area(code: str) -> str:
     return render_template(
         "public/area.html",
         node=node,
+        # The month under way (its days so far); the other columns are whole periods.
+        partial=cat.partial(month),
         name=area_name(node),
         parent=parent,
         parent_name=area_name(parent) if parent else None,

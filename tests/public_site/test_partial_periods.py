@@ -83,6 +83,19 @@ def test_the_month_under_way_is_compared_with_the_same_days_of_the_previous_one(
     # The table's previous column says it is the whole month.
     assert "(période entière)" in page
 
+    # The quartier's page says the month is not over.
+    quartier = html.unescape(client.get(f"/quartiers/{QUARTIER}").get_data(as_text=True))
+    assert so_far in quartier and "les autres colonnes sont des périodes entières" in quartier
+    # The API too: days so far, and the same days before (city-wide).
+    api = client.get("/api/v1/indicators?service_code=streetlight").get_json()
+    assert api["so_far"]["days"] == days and api["so_far"]["previous_same_days"] == 7
+    assert api["figures"]["reports"] == 10 and api["previous"]["reports"] == 37
+    local = client.get(f"/api/v1/indicators?area={QUARTIER}").get_json()
+    assert local["so_far"]["days"] == days and local["so_far"]["previous_same_days"] is None
+    month = periods.month_of(now, TZ)
+    whole = client.get(f"/api/v1/indicators?period={periods.previous(month)}").get_json()
+    assert whole["so_far"] is None
+
     english = client.get("/?lang=en").get_data(as_text=True)
     assert (f"{days} days so far" if days > 1 else "1 day so far") in english
 
