@@ -236,3 +236,27 @@ def test_imported_streets_are_written_on_the_maps_at_the_next_publication(
     assert "Cours Belsunce" in area_script and "Cours Julien" not in area_script
     district = stored["area:13206"].script
     assert "Cours Julien" in district and "Cours Belsunce" not in district
+
+
+def test_with_a_citys_tiles_the_maps_use_them_and_draw_no_street_layer(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    marseille_areas: int,
+    publish: Callable[[], dict[str, Any]],
+    monkeypatch: Any,
+) -> None:
+    from backend.services.street_import import import_streets, read_streets
+
+    tiles = "https://tiles.ville.example/{z}/{x}/{y}.png"
+    monkeypatch.setitem(app.config, "PUBLIC_MAP_TILES", tiles)
+    monkeypatch.setitem(app.config, "PUBLIC_MAP_ATTRIBUTION", "© OpenStreetMap contributors")
+    import_streets(session=session, rows=read_streets(reference_path("marseille", "streets.json")))
+    add_reports(session)
+    publish()
+    city = session.exec(select(PublishedMap).where(PublishedMap.key == "city:fine")).one()
+    assert "tiles.ville.example" in city.script and "OpenStreetMap contributors" in city.script
+    assert "Cours Julien" not in city.script
+    page = client.get("/")
+    assert MAP_ELEMENT in page.get_data(as_text=True)
+    assert "https://tiles.ville.example" in page.headers["Content-Security-Policy"]
