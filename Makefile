@@ -9,6 +9,10 @@ MODEL := $(VENV)/.model
 DEMO_AREAS ?= $(wildcard ../shared/reference/marseille/quartiers.geojson)
 # Their parents, the arrondissements, with their own names (the quartiers' DEPCO is their code).
 DEMO_DISTRICTS ?= $(wildcard ../shared/reference/marseille/arrondissements.geojson)
+# Their streets (names at a point) for the public maps and typed addresses, and the
+# arrondissements' population for the rates per 1,000 residents.
+DEMO_STREETS ?= $(wildcard ../shared/reference/marseille/streets.json)
+DEMO_POPULATION ?= $(wildcard ../shared/reference/marseille/population_arrondissements.csv)
 # `PORT=5200 make run` (or `make run PORT=5200`) serves on another port.
 PORT ?= 5000
 MODEL_INPUTS := nlp/project.yml $(wildcard nlp/corpus/*.jsonl nlp/corpus/seeds/* nlp/configs/*.cfg) nlp/training.py
@@ -49,6 +53,12 @@ ifneq ($(DEMO_DISTRICTS),)
 endif
 ifneq ($(DEMO_AREAS),)
 	$(BIN)/lanterne areas import $(DEMO_AREAS) --level quartier --code-field code_qua --name-field nom --parent-field DEPCO
+endif
+ifneq ($(DEMO_POPULATION),)
+	$(BIN)/lanterne areas population $(DEMO_POPULATION) --code-field code_insee --population-field pop_estimate_2010
+endif
+ifneq ($(DEMO_STREETS),)
+	$(BIN)/lanterne streets import $(DEMO_STREETS)
 endif
 	$(BIN)/lanterne demo --if-empty
 	$(BIN)/lanterne run --port $(PORT)

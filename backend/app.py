@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from backend.config import Config, DevelopmentConfig
-from backend.extensions import api, babel, db, limiter, redis_conn
+from backend.extensions import api, babel, compress, db, limiter, redis_conn
 from backend.http_input import register_input_guards
 from backend.redis_conn import limiter_storage_uri
 
@@ -112,6 +112,9 @@ def _instance_secret(path: Path) -> str:
 
 def register_extensions(app: Flask) -> None:
     """Bind every extension to the app."""
+    # First, so that its hook runs last (Flask runs them in reverse): it compresses what
+    # every other hook produced (pages, API answers, assets), gzip or brotli.
+    compress.init_app(app)
     db.init_app(app)
     redis_conn.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", None)

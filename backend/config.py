@@ -75,11 +75,37 @@ class Config:
     PUBLIC_TIMEZONE = _env("LANTERNE_PUBLIC_TIMEZONE", "Europe/Paris")
     # Where the open data files are written (default: instance/public_data).
     PUBLIC_DATA_PATH = _env("LANTERNE_PUBLIC_DATA_PATH")
-    # Base map tiles (a URL template) for the public maps; none by default: no third party.
-    PUBLIC_MAP_TILES = _env("LANTERNE_PUBLIC_MAP_TILES")
-    PUBLIC_MAP_ATTRIBUTION = _env("LANTERNE_PUBLIC_MAP_ATTRIBUTION", "")
     # "Not fixed" in the questionnaire reopens the report up to this many days after the fix.
     FEEDBACK_REOPEN_DAYS = _env_int("LANTERNE_FEEDBACK_REOPEN_DAYS", 30)
+    # Base map tiles (a URL template such as https://tiles.city.example/{z}/{x}/{y}.png) and
+    # their attribution for the public maps; none by default: the base map is the city's own
+    # streets and areas, and no third party sees the visits. (The older names still work.)
+    PUBLIC_MAP_TILES = _env("LANTERNE_TILE_URL", _env("LANTERNE_PUBLIC_MAP_TILES"))
+    PUBLIC_MAP_ATTRIBUTION = _env(
+        "LANTERNE_TILE_ATTRIBUTION", _env("LANTERNE_PUBLIC_MAP_ATTRIBUTION", "")
+    )
+    # Responses compressed by flask-compress: brotli for the browsers that take it, gzip for
+    # the others; the phone's bytes are the cost. Not streamed responses (flask-compress
+    # leaves their file open): the site's assets are read whole first (public_site.site).
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_STREAMS = False
+    COMPRESS_BR_LEVEL = 5
+    COMPRESS_MIMETYPES = [
+        "text/html",
+        "text/css",
+        "text/javascript",
+        "application/javascript",
+        "application/json",
+        "application/geo+json",
+        "application/problem+json",
+        "text/csv",
+        "text/xml",
+        "application/xml",
+        "image/svg+xml",
+    ]
+    # Public pages may be kept this long by the browser and by shared caches, then checked
+    # again with their ETag (a new publication changes them); fingerprinted files, a year.
+    PUBLIC_PAGE_MAX_AGE = _env_int("LANTERNE_PUBLIC_PAGE_MAX_AGE", 300)
     RATELIMIT_PUBLIC_TRACKING = _env("LANTERNE_RATELIMIT_PUBLIC_TRACKING", "30 per minute")
     # Open311: the one jurisdiction served (any other jurisdiction_id is a 404), and the rate
     # limit of clients without an API key (GET only), per address.

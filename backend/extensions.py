@@ -6,6 +6,7 @@ from typing import Any
 
 from apispec import APISpec, BasePlugin
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import Api
@@ -170,3 +171,4 @@ redis_conn = RedisConnection()
 api = LanterneApi(spec_kwargs={"extra_plugins": [SharedAnswersPlugin()]})
 limiter = Limiter(key_func=get_remote_address)
 babel = Babel()
+compress = Compress()

@@ -67,6 +67,23 @@ class AreaSchema(ma.Schema):
     population = fields.Integer(allow_none=True)
 
 
+class SoFarSchema(ma.Schema):
+    """The period under way: how far it goes, and the same span of the previous period."""
+
+    days = fields.Integer(metadata={"description": "days of the period so far (today included)"})
+    as_of = fields.String(metadata={"description": "when the figures were counted (UTC)"})
+    previous_until = fields.String(
+        metadata={"description": "end of the same span in the previous period (UTC)"}
+    )
+    previous_same_days = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "reports of the previous period over the same span, city-wide "
+            "(only with area=city; null when hidden or for another area)"
+        },
+    )
+
+
 class IndicatorsSchema(ma.Schema):
     """The figures of an area for a category and a period, with its context."""
 
@@ -80,6 +97,11 @@ class IndicatorsSchema(ma.Schema):
     city = fields.Nested(FiguresSchema)
     open_backlog = fields.Integer(allow_none=True)
     by_service = fields.List(fields.Nested(FiguresSchema))
+    so_far = fields.Nested(
+        SoFarSchema,
+        allow_none=True,
+        metadata={"description": "set when the period is not over (null for a whole period)"},
+    )
     published_at = fields.DateTime(allow_none=True)
 
 
@@ -145,18 +167,43 @@ class Indicators(MethodView):
             "previous_period": prev,
             "threshold": current_app.config["MIN_PUBLISHED_COUNT"],
             "figures": ind.as_dict(
-                table.get((period, node.code, service)), (period, node.code, service)
+                table.get((period, node.code, service)),
+                (period, node.code, service),
+                population=node.population,
             ),
             "previous": ind.as_dict(
-                table.get((prev, node.code, service)), (prev, node.code, service)
+                table.get((prev, node.code, service)),
+                (prev, node.code, service),
+                population=node.population,
             ),
-            "city": ind.as_dict(table.get((period, CITY, service)), (period, CITY, service)),
+            "city": ind.as_dict(
+                table.get((period, CITY, service)),
+                (period, CITY, service),
+                population=cat.hierarchy.nodes[CITY].population,
+            ),
             "open_backlog": ind.value(table, (NOW, node.code, service)),
             "by_service": [
-                ind.as_dict(table.get((period, node.code, c)), (period, node.code, c))
+                ind.as_dict(
+                    table.get((period, node.code, c)),
+                    (period, node.code, c),
+                    population=node.population,
+                )
                 for c in codes
             ]
             if service == ALL
             else [],
             "published_at": state.published_at if state else None,
+            "so_far": _so_far(cat, period, node.code, service),
         }
+
+
+def _so_far(cat: ind.Catalogue, period: str, area: str, service: str) -> dict[str, Any] | None:
+    partial = cat.partial(period)
+    if partial is None:
+        return None
+    return {
+        "days": partial["days"],
+        "as_of": partial["as_of"],
+        "previous_until": partial["previous_until"],
+        "previous_same_days": partial["counts"].get(service, 0) if area == CITY else None,
+    }

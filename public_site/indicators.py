@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +40,9 @@ class Catalogue:
     last_month: str
     # False until the first publication: there are no figures, and no period, to show yet.
     published: bool = True
+    # The periods under way at the publication: days so far, and the previous period's
+    # counts over the same days (``workers.publication.partial``), by period.
+    same_days: dict[str, Any] = field(default_factory=dict)
 
     def service(self, code: str) -> Service:
         """A service of the catalogue, or UnknownServiceError."""
@@ -54,6 +57,11 @@ class Catalogue:
         if node is None:
             raise UnknownAreaError(code)
         return node
+
+    def partial(self, period: str) -> dict[str, Any] | None:
+        """The period's days so far and the same days before, when it was under way."""
+        info = self.same_days.get(period)
+        return dict(info) if isinstance(info, dict) else None
 
     def check_period(self, period: str) -> str:
         """The period if it is well formed and published, else UnknownPeriodError."""
@@ -106,6 +114,7 @@ def catalogue(session: Session) -> Catalogue:
         first_month=details.get("first_month") or this_month,
         last_month=this_month,
         published=version != -1 and bool(details.get("last_month")),
+        same_days=dict(details.get("same_days") or {}),
     )
     with _LOCK:
         _CACHE[key] = (now, result)
@@ -153,8 +162,14 @@ def value(table: dict[tuple[str, str, str], Any], key: tuple[str, str, str]) -> 
     return cell.reports
 
 
-def as_dict(cell: Any, key: tuple[str, str, str]) -> dict[str, Any]:
-    """A published cell as JSON-ready data (zeros filled in)."""
+def as_dict(
+    cell: Any, key: tuple[str, str, str], *, population: int | None = None
+) -> dict[str, Any]:
+    """A published cell as JSON-ready data (zeros filled in).
+
+    An absent cell is a published zero: its rate per 1,000 residents is 0.0 where the area's
+    population is loaded, and None (not known, not zero) where it is not.
+    """
     period, area, service = key
     if cell is None:
         return {
@@ -167,7 +182,7 @@ def as_dict(cell: Any, key: tuple[str, str, str]) -> dict[str, Any]:
             "median_days": None,
             "satisfaction": None,
             "confirmed_pct": None,
-            "rate_per_1000": 0.0 if area != CITY else None,
+            "rate_per_1000": 0.0 if population else None,
         }
     return {
         "period": period,

@@ -10,7 +10,8 @@ in each web worker).
 Folium's defaults pull Leaflet, jQuery, Bootstrap and Font Awesome from CDNs; the public site
 loads only Leaflet, vendored by the ``xstatic-leaflet`` package and served from this site (no
 third party sees the residents' visits). Base map tiles are off unless the city configures a
-tile server (``LANTERNE_PUBLIC_MAP_TILES``).
+tile server (``LANTERNE_TILE_URL``): by default the base map is the city's own data, the
+areas' names and, zoomed in, the names of the streets imported by ``lanterne streets import``.
 """
 
 from __future__ import annotations
@@ -26,11 +27,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from backend.models import PublishedMap
+from backend.models import PublishedMap, Street
 from public_site.areas import CITY, AreaNode, Hierarchy
 
 # Bump when the rendering changes (workers.publication.drawing): every stored map is drawn again.
-MAP_FORMAT = 1
+MAP_FORMAT = 2
+# Zoom from which the finest areas' names replace their parents' (a few quartiers in view).
+AREA_LABEL_ZOOM = 13
+# Zoom from which the streets' names show (a few hundred metres across a phone's screen).
+STREET_ZOOM = 15
 # Zoom below which the city map shows the parent level (arrondissements) instead of the finest.
 SWITCH_ZOOM = 11
 # ColorBrewer YlOrRd, 5 classes (colour-blind safe); hidden and empty cells are greys.
@@ -40,16 +45,39 @@ EMPTY_FILL = "#f7f7f7"
 
 
 def classes(values: list[int]) -> list[int]:
-    """Upper bounds of up to 5 classes (quantiles of the published values)."""
-    vals = sorted(v for v in values if v > 0)
+    """Upper bounds of up to 5 classes of the published values, each bound a distinct integer.
+
+    Few distinct values (5 or fewer) give a class each; more give quantile breaks (each class
+    about a fifth of the areas), where equal breaks are merged into one class, so no two
+    classes ever share a bound.
+    """
+    vals = sorted(v for v in values if v and v > 0)
     if not vals:
         return []
+    distinct = sorted(set(vals))
+    if len(distinct) <= len(PALETTE):
+        return distinct
     bounds: list[int] = []
-    for i in range(1, 6):
-        bound = vals[min(len(vals) - 1, round(i * len(vals) / 5) - 1)]
+    for i in range(1, len(PALETTE) + 1):
+        bound = vals[min(len(vals) - 1, -(-i * len(vals) // len(PALETTE)) - 1)]
         if not bounds or bound > bounds[-1]:
             bounds.append(bound)
+    if bounds[-1] < vals[-1]:
+        bounds[-1] = vals[-1]
     return bounds
+
+
+def class_ranges(bounds: list[int], values: list[int]) -> list[tuple[int, int]]:
+    """Each class's range of counts, for the legend: from the smallest published count (or
+    the previous bound + 1) to its bound; a class of one count has both ends equal, and is
+    shown as that count alone, never "6 – 6"."""
+    vals = [v for v in values if v and v > 0]
+    ranges = []
+    low = min(vals) if vals else 1
+    for bound in bounds:
+        ranges.append((min(low, bound), bound))
+        low = bound + 1
+    return ranges
 
 
 def fill_for(value: int | None, bounds: list[int]) -> str:
@@ -62,6 +90,44 @@ def fill_for(value: int | None, bounds: list[int]) -> str:
         if value <= bound:
             return PALETTE[i + (len(PALETTE) - len(bounds))]
     return PALETTE[-1]
+
+
+@dataclass(frozen=True)
+class StreetPoint:
+    """A street's name at its point, as the base maps write it."""
+
+    name: str
+    lat: float
+    lon: float
+    area_code: str | None = None
+
+
+def load_streets(session: Session) -> list[StreetPoint]:
+    """The imported streets, in a stable order (the maps and their fingerprint read them)."""
+    table = Street.__table__  # type: ignore[attr-defined]
+    stmt = sa.select(table.c.name, table.c.lat, table.c.lon, table.c.area_code).order_by(
+        table.c.name, table.c.lat, table.c.lon
+    )
+    return [StreetPoint(r.name, r.lat, r.lon, r.area_code) for r in session.execute(stmt)]
+
+
+def streets_digest(streets: list[StreetPoint]) -> str:
+    """A hash of the streets drawn on the maps: a new import draws the maps again."""
+    digest = hashlib.sha256()
+    for s in streets:
+        digest.update(json.dumps([s.name, round(s.lat, 5), round(s.lon, 5)]).encode())
+    return digest.hexdigest() if streets else ""
+
+
+def streets_for(spec: MapSpec, streets: list[StreetPoint]) -> list[StreetPoint]:
+    """The streets of a map: all of them on the city's, those of the area on an area's."""
+    if spec.key.startswith("city:"):
+        return streets
+    codes = {n.code for nodes in spec.layers for n in nodes}
+    inside = {s for s in streets if s.area_code in codes}
+    if spec.children:
+        inside |= {s for s in streets if s.area_code in spec.children}
+    return sorted(inside, key=lambda s: (s.name, s.lat, s.lon))
 
 
 @dataclass
@@ -111,11 +177,13 @@ class MapSpec:
     key: str
     layers: list[list[AreaNode]]
     switch_zoom: int | None = None
+    # The codes of the finest areas inside an area (its streets are theirs).
+    children: frozenset[str] = frozenset()
 
-    def fingerprint(self, *, tiles: str | None, attribution: str) -> str:
-        """A hash of every input of the rendering (areas, settings, ``MAP_FORMAT``)."""
+    def fingerprint(self, *, tiles: str | None, attribution: str, streets: str = "") -> str:
+        """A hash of every input of the rendering (areas, streets, settings, ``MAP_FORMAT``)."""
         digest = hashlib.sha256()
-        head = [MAP_FORMAT, self.key, tiles or "", attribution or "", self.switch_zoom]
+        head = [MAP_FORMAT, self.key, tiles or "", attribution or "", self.switch_zoom, streets]
         digest.update(json.dumps(head).encode())
         for nodes in self.layers:
             digest.update(b"\x1elayer")
@@ -144,9 +212,12 @@ def city_map_spec(hierarchy: Hierarchy, *, fine_first: bool) -> MapSpec:
     )
 
 
-def area_map_spec(node: AreaNode) -> MapSpec:
-    """An area's page's map: its outline alone."""
-    return MapSpec(key=f"area:{node.code}", layers=[[node]])
+def area_map_spec(node: AreaNode, hierarchy: Hierarchy | None = None) -> MapSpec:
+    """An area's page's map: its outline alone (and its streets)."""
+    children = frozenset(
+        c for c, n in (hierarchy.nodes.items() if hierarchy else ()) if n.parent == node.code
+    )
+    return MapSpec(key=f"area:{node.code}", layers=[[node]], children=children)
 
 
 def map_specs(hierarchy: Hierarchy) -> list[MapSpec]:
@@ -154,7 +225,9 @@ def map_specs(hierarchy: Hierarchy) -> list[MapSpec]:
     specs = [city_map_spec(hierarchy, fine_first=True)]
     if hierarchy.parent_level:
         specs.append(city_map_spec(hierarchy, fine_first=False))
-    specs += [area_map_spec(n) for code, n in sorted(hierarchy.nodes.items()) if code != CITY]
+    specs += [
+        area_map_spec(n, hierarchy) for code, n in sorted(hierarchy.nodes.items()) if code != CITY
+    ]
     return specs
 
 
@@ -182,7 +255,12 @@ def stored_base_map(
     with _STORED_LOCK:
         fingerprint = _FINGERPRINTS.get(fingerprint_key)
     if fingerprint is None:
-        fingerprint = spec.fingerprint(tiles=tiles, attribution=attribution)
+        fingerprint = spec.fingerprint(
+            tiles=tiles,
+            attribution=attribution,
+            # With tiles, the city's streets are on them: the worker draws none.
+            streets="" if tiles else _streets_digest(session, version),
+        )
         with _STORED_LOCK:
             _FINGERPRINTS[fingerprint_key] = fingerprint
             while len(_FINGERPRINTS) > STORED_CACHE_SIZE:
@@ -214,11 +292,28 @@ def stored_base_map(
     return base
 
 
+_STREETS_DIGEST: dict[Any, str] = {}
+
+
+def _streets_digest(session: Session, version: Any) -> str:
+    # Once per published version: streets imported since then show at the next publication,
+    # which draws the maps with them (until then the pages keep the maps they have).
+    with _STORED_LOCK:
+        digest = _STREETS_DIGEST.get(version)
+    if digest is None:
+        digest = streets_digest(load_streets(session))
+        with _STORED_LOCK:
+            _STREETS_DIGEST.clear()
+            _STREETS_DIGEST[version] = digest
+    return digest
+
+
 def clear_cache() -> None:
     """Forget the stored maps kept in memory (tests)."""
     with _STORED_LOCK:
         _STORED.clear()
         _FINGERPRINTS.clear()
+        _STREETS_DIGEST.clear()
 
 
 def render_map(

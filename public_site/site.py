@@ -7,6 +7,7 @@ mounts it with ``public_site.register_public_site``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -125,6 +126,58 @@ def tile_origin(tiles: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+# --- fingerprinted assets -------------------------------------------------------------------
+
+_VERSIONS: dict[tuple[str, str], str] = {}
+# A year: the URL changes with the file (``?v=``), so a kept copy is never stale.
+ASSET_MAX_AGE = 365 * 86400
+
+
+def asset_version(endpoint: str, filename: str) -> str:
+    """A short hash of an asset's content (this site's files and Leaflet's), for its URL."""
+    key = (endpoint, filename)
+    version = _VERSIONS.get(key)
+    if version is None:
+        if endpoint == "public.leaflet":
+            import xstatic.pkg.leaflet as leaflet_pkg
+
+            folder = Path(leaflet_pkg.BASE_DIR)
+        else:
+            folder = Path(bp.static_folder or "")
+        path = (folder / filename).resolve()
+        try:
+            content = path.read_bytes() if path.is_relative_to(folder.resolve()) else b""
+        except OSError:
+            content = b""
+        version = hashlib.sha256(content).hexdigest()[:12]
+        _VERSIONS[key] = version
+    return version
+
+
+@bp.url_defaults
+def _asset_urls(endpoint: str, values: dict[str, Any]) -> None:
+    # Every URL of an asset names its content: ``site.css?v=3f2a...``.
+    if endpoint in ("public.static", "public.leaflet") and "filename" in values:
+        values.setdefault("v", asset_version(endpoint, values["filename"]))
+
+
+def _asset_caching(response: Response) -> None:
+    if request.endpoint not in ("public.static", "public.leaflet") or response.status_code != 200:
+        return
+    # Read whole (a few KB to 150 KB) so that it is compressed, and its file closed at once.
+    response.direct_passthrough = False
+    response.make_sequence()
+    filename = (request.view_args or {}).get("filename", "")
+    if request.args.get("v") == asset_version(request.endpoint, filename):
+        response.cache_control.public = True
+        response.cache_control.max_age = ASSET_MAX_AGE
+        response.cache_control.immutable = True
+    else:
+        # An old or missing version: kept an hour, then checked with its ETag.
+        response.cache_control.public = True
+        response.cache_control.max_age = 3600
+
+
 @bp.after_request
 def _headers(response: Response) -> Response:
     # Every script is a file of this site (Leaflet included, and each stored map's script,
@@ -136,6 +189,7 @@ def _headers(response: Response) -> Response:
         set_policy(response, img_src=images)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    _asset_caching(response)
     return response
 
 
@@ -189,30 +243,43 @@ def not_found(message: str) -> None:
 
 # --- page cache -----------------------------------------------------------------------------
 
-_PAGES: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+_PAGES: OrderedDict[tuple[Any, ...], tuple[str, str]] = OrderedDict()
 _PAGES_LOCK = threading.Lock()
 # City pages weigh ~190 KB (the outlines): 256 pages stay under ~50 MB per process.
 PAGE_CACHE_SIZE = 256
 
 
-def cached_page(view: Callable[..., str]) -> Callable[..., str]:
-    """Serve a page from memory until the next publication (pages depend on nothing else)."""
+def cached_page(view: Callable[..., str]) -> Callable[..., Response]:
+    """Serve a page from memory until the next publication (pages depend on nothing else).
+
+    The page carries an ETag (a hash of its text): a browser or a cache that has it asks
+    again with ``If-None-Match`` and gets ``304 Not Modified`` without the page; it keeps it
+    ``PUBLIC_PAGE_MAX_AGE`` seconds without asking. The language can come from the browser's
+    ``Accept-Language`` (no ``?lang=``): shared caches keep one copy per language.
+    """
 
     @functools.wraps(view)
-    def wrapper(**kwargs: Any) -> str:
+    def wrapper(**kwargs: Any) -> Response:
         cat = ind.catalogue(db.session)
         key = (cat.serial, request.full_path, lang())
         with _PAGES_LOCK:
-            page = _PAGES.get(key)
-            if page is not None:
+            cached = _PAGES.get(key)
+            if cached is not None:
                 _PAGES.move_to_end(key)
-                return page
-        page = view(**kwargs)
-        with _PAGES_LOCK:
-            _PAGES[key] = page
-            while len(_PAGES) > PAGE_CACHE_SIZE:
-                _PAGES.popitem(last=False)
-        return page
+        if cached is None:
+            page = view(**kwargs)
+            cached = (page, hashlib.sha256(page.encode()).hexdigest()[:32])
+            with _PAGES_LOCK:
+                _PAGES[key] = cached
+                while len(_PAGES) > PAGE_CACHE_SIZE:
+                    _PAGES.popitem(last=False)
+        response = Response(cached[0], mimetype="text/html")
+        response.set_etag(cached[1])
+        response.cache_control.public = True
+        response.cache_control.max_age = current_app.config["PUBLIC_PAGE_MAX_AGE"]
+        response.vary.add("Accept-Language")
+        response.make_conditional(request)  # 304 when the browser has this page
+        return response
 
     return wrapper
 

@@ -237,13 +237,22 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+class LiveServerURL(str):
+    """The live server's base URL, carrying its app: pytest-flask reads ``live_server.app``
+    (its own fixture of that name) to push a request context around the test."""
+
+    app: Flask
+
+
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The app on a free loopback port, in a thread: real HTTP for a real browser."""
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
+    url = LiveServerURL(f"http://127.0.0.1:{httpd.server_port}")
+    url.app = app
+    yield url
     httpd.shutdown()
     thread.join(timeout=5)
 

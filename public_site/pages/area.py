@@ -85,7 +85,7 @@ def area(code: str) -> str:
     trend = [(m, ind.value(table, (m, code, ALL))) for m in trend_months]
     peak = max([v for _m, v in trend if v] or [1])
     map_area = MapArea(node=node, value=ind.value(table, (month, code, ALL)), text=area_name(node))
-    base = stored_map(cat, maps.area_map_spec(node))
+    base = stored_map(cat, maps.area_map_spec(node, cat.hierarchy))
     rendered = (
         render_map(
             base,
@@ -100,6 +100,8 @@ def area(code: str) -> str:
     return render_template(
         "public/area.html",
         node=node,
+        # The month under way (its days so far); the other columns are whole periods.
+        partial=cat.partial(month),
         name=area_name(node),
         parent=parent,
         parent_name=area_name(parent) if parent else None,

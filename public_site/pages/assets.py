@@ -17,7 +17,9 @@ def map_script(fingerprint: str, map_name: str) -> Response:
         not_found(_("This map is no longer published. Reload the page."))
     response = Response(script, mimetype="text/javascript")
     # The URL names one drawing of one map: it never changes.
-    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.cache_control.public = True
+    response.cache_control.max_age = 365 * 86400
+    response.cache_control.immutable = True
     return response
 
 
@@ -26,5 +28,6 @@ def leaflet(filename: str) -> Response:
     """Leaflet's files, from the ``xstatic-leaflet`` package (no CDN)."""
     import xstatic.pkg.leaflet as leaflet_pkg
 
-    response = send_from_directory(leaflet_pkg.BASE_DIR, filename, max_age=86400)
+    # Cache headers: public_site.site (the URL carries the file's version).
+    response = send_from_directory(leaflet_pkg.BASE_DIR, filename)
     return response

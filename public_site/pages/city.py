@@ -11,7 +11,7 @@ from public_site import indicators as ind
 from public_site import maps, periods
 from public_site.areas import CITY
 from public_site.indicators import ALL, NOW
-from public_site.maps import MapArea, classes, fill_for, render_map
+from public_site.maps import MapArea, class_ranges, classes, fill_for, render_map
 from public_site.site import (
     _,
     area_name,
@@ -84,6 +84,7 @@ def index() -> str:
         else None
     )
     legend_bounds = bounds if level == hierarchy.finest_level else coarse_bounds
+    legend_values = values if level == hierarchy.finest_level else coarse_values
     rows = []
     make_url = area_url_maker(period)
     for code in shown:
@@ -105,7 +106,7 @@ def index() -> str:
     rows.sort(key=lambda r: r["name"])
     headline = _headline(session, cat, period)
     changes = _changes(session, cat, period)
-    legend = _legend(legend_bounds)
+    legend = _legend(legend_bounds, [v for v in legend_values if v])
     return render_template(
         "public/index.html",
         period=period,
@@ -121,17 +122,19 @@ def index() -> str:
         headline=headline,
         changes=changes,
         legend=legend,
+        partial=cat.partial(period),
         period_options=period_options(cat),
+        # The column only where populations are loaded (``lanterne areas population``).
+        show_rate=any(hierarchy.nodes[c].population for c in shown),
         threshold=current_app.config["MIN_PUBLISHED_COUNT"],
     )
 
 
-def _legend(bounds: list[int]) -> list[dict[str, str]]:
+def _legend(bounds: list[int], values: list[int]) -> list[dict[str, str]]:
     items = []
-    low = 1
-    for bound in bounds:
-        items.append({"fill": fill_for(bound, bounds), "label": f"{fmt(low)} – {fmt(bound)}"})
-        low = bound + 1
+    for low, high in class_ranges(bounds, values):
+        text = fmt(high) if low == high else f"{fmt(low)} – {fmt(high)}"
+        items.append({"fill": fill_for(high, bounds), "label": text})
     items.append({"fill": fill_for(0, bounds), "label": _("none")})
     items.append({"fill": fill_for(None, bounds), "label": _("not published (small count)")})
     return items
@@ -143,9 +146,25 @@ def _headline(session: Any, cat: ind.Catalogue, period: str) -> dict[str, Any]:
     now = table.get((period, CITY, ALL))
     before = table.get((prev, CITY, ALL))
     backlog = table.get((NOW, CITY, ALL))
+    partial = cat.partial(period)
+    if partial is not None:
+        # The period under way: compared with the same days of the previous one.
+        same = partial["counts"].get(ALL, 0)
+        return {
+            "reports": now.reports if now else 0,
+            "previous": same,
+            "days": partial["days"],
+            "fixed_pct": now.fixed_pct if now else None,
+            "median_days": now.median_days if now else None,
+            "satisfaction": now.satisfaction if now else None,
+            "backlog": backlog.reports if backlog else 0,
+            "rate": now.rate_per_1000 if now else None,
+            "change": _change(now.reports if now else 0, same),
+        }
     return {
         "reports": now.reports if now else 0,
         "previous": before.reports if before else 0,
+        "days": None,
         "fixed_pct": now.fixed_pct if now else None,
         "median_days": now.median_days if now else None,
         "satisfaction": now.satisfaction if now else None,
@@ -162,14 +181,19 @@ def _change(now: int | None, before: int | None) -> float | None:
 
 
 def _changes(session: Any, cat: ind.Catalogue, period: str) -> list[dict[str, Any]]:
-    """Categories that changed most at city level since the previous period."""
+    """Categories that changed most at city level since the previous period (for a period
+    under way, since the same days of the previous one)."""
     prev = periods.previous(period)
     table = ind.cells(session, period_list=[period, prev], areas=[CITY])
     names = service_names(cat)
+    partial = cat.partial(period)
     out: list[dict[str, Any]] = []
     for service in cat.services:
         now = ind.value(table, (period, CITY, service.code))
-        before = ind.value(table, (prev, CITY, service.code))
+        if partial is not None:
+            before = partial["counts"].get(service.code, 0)
+        else:
+            before = ind.value(table, (prev, CITY, service.code))
         if now is None or before is None or now == before:
             continue
         out.append(

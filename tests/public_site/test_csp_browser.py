@@ -7,61 +7,32 @@ A page that still ran an inline script, or a map that loaded Leaflet from a CDN,
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlmodel import Session
-from werkzeug.serving import make_server
 
 from backend.services.staff import create_staff
-from tests.conftest import scan_signal_in_13203
+from tests.conftest import needs_chromium, scan_signal_in_13203
 from tests.public_site.conftest import add_report, month_start
 
-CHROMIUM = shutil.which("chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "a long enough test password"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"
-    ),
-]
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture
-def server(app: Flask) -> Iterator[str]:
-    """The app on a free loopback port, in a thread."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(timeout=5)
+def server(live_server: str) -> str:
+    """The app on a free loopback port (the shared ``live_server``)."""
+    return live_server
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def browser(chromium: Any) -> Any:
+    """The shared headless Chromium."""
+    return chromium
 
 
 class Console:

@@ -203,3 +203,60 @@ def test_the_web_never_loads_folium_branca_or_pandas(
     assert result["status"] == dict.fromkeys(urls, 200)
     assert result["maps"] == dict.fromkeys(urls, True)  # the stored maps, not the notice
     assert result["loaded"] == [], result["importers"]
+
+
+def test_imported_streets_are_written_on_the_maps_at_the_next_publication(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    marseille_areas: int,
+    publish: Callable[[], dict[str, Any]],
+) -> None:
+    from backend.services.street_import import import_streets, read_streets
+    from public_site.maps import stored_script
+
+    add_reports(session)
+    publish()
+    stored = {m.key: m for m in session.exec(select(PublishedMap))}
+    assert "Cours Julien" not in stored["city:fine"].script
+    import_streets(session=session, rows=read_streets(reference_path("marseille", "streets.json")))
+    # A streets import alone calls for a publication, which draws every map again.
+    again = publish_job(app)
+    assert again["published"] is True and again["maps_rendered"] == len(stored)
+    session.expire_all()
+    stored = {m.key: m for m in session.exec(select(PublishedMap))}
+    city = body(client, "/")
+    script_url = city.split('<script src="/cartes/')[1].split('"')[0]
+    fingerprint, name = script_url.removesuffix(".js").split("/")
+    script = stored_script(session, fingerprint=fingerprint, map_name=name)
+    assert script is not None and "Cours Julien" in script and "Boulevard Baille" in script
+    assert client.get("/cartes/" + script_url).status_code == 200
+    # An area's map has its own streets, not the whole city's.
+    area_script = stored[f"area:{QUARTIER}"].script
+    assert "Cours Belsunce" in area_script and "Cours Julien" not in area_script
+    district = stored["area:13206"].script
+    assert "Cours Julien" in district and "Cours Belsunce" not in district
+
+
+def test_with_a_citys_tiles_the_maps_use_them_and_draw_no_street_layer(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    marseille_areas: int,
+    publish: Callable[[], dict[str, Any]],
+    monkeypatch: Any,
+) -> None:
+    from backend.services.street_import import import_streets, read_streets
+
+    tiles = "https://tiles.ville.example/{z}/{x}/{y}.png"
+    monkeypatch.setitem(app.config, "PUBLIC_MAP_TILES", tiles)
+    monkeypatch.setitem(app.config, "PUBLIC_MAP_ATTRIBUTION", "© OpenStreetMap contributors")
+    import_streets(session=session, rows=read_streets(reference_path("marseille", "streets.json")))
+    add_reports(session)
+    publish()
+    city = session.exec(select(PublishedMap).where(PublishedMap.key == "city:fine")).one()
+    assert "tiles.ville.example" in city.script and "OpenStreetMap contributors" in city.script
+    assert "Cours Julien" not in city.script
+    page = client.get("/")
+    assert MAP_ELEMENT in page.get_data(as_text=True)
+    assert "https://tiles.ville.example" in page.headers["Content-Security-Policy"]

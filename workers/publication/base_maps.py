@@ -15,7 +15,7 @@ from sqlmodel import Session, col, delete
 
 from backend.models import PublishedMap
 from public_site.areas import Hierarchy
-from public_site.maps import map_specs
+from public_site.maps import load_streets, map_specs, streets_digest, streets_for
 from workers.publication.settings import PublishSettings
 
 log = logging.getLogger(__name__)
@@ -36,19 +36,22 @@ def render_changed_maps(
     """Draw with folium the base maps whose inputs changed since they were stored (no writes).
 
     Each map is keyed by the fingerprint of its inputs (its areas' outlines, names and levels,
-    the tile settings, ``MAP_FORMAT``): a publication where none changed draws nothing and does
-    not even import folium. A map that cannot be drawn is logged and left out (its page shows
-    its table and a notice) rather than holding back the figures; the next forced publication
-    (nightly) tries again.
+    the imported streets, the tile settings, ``MAP_FORMAT``): a publication where none changed
+    draws nothing and does not even import folium. A map that cannot be drawn is logged and
+    left out (its page shows its table and a notice) rather than holding back the figures;
+    the next forced publication (nightly) tries again.
     """
     table = PublishedMap.__table__  # type: ignore[attr-defined]
     stored = {key: fp for key, fp in session.execute(sa.select(table.c.key, table.c.fingerprint))}
     update = MapUpdate(rows=[], stale=[])
     wanted: set[str] = set()
+    # The city's own base map (no tiles): its streets' names (``lanterne streets import``).
+    streets = [] if settings.map_tiles else load_streets(session)
+    digest = streets_digest(streets)
     for spec in map_specs(hierarchy):
         wanted.add(spec.key)
         fingerprint = spec.fingerprint(
-            tiles=settings.map_tiles, attribution=settings.map_attribution
+            tiles=settings.map_tiles, attribution=settings.map_attribution, streets=digest
         )
         if stored.get(spec.key) == fingerprint:
             continue
@@ -58,7 +61,10 @@ def render_changed_maps(
 
         try:
             base = render_base_map(
-                spec, tiles=settings.map_tiles, attribution=settings.map_attribution
+                spec,
+                tiles=settings.map_tiles,
+                attribution=settings.map_attribution,
+                streets=streets_for(spec, streets),
             )
         except Exception:
             log.exception("base map %s could not be drawn; its page shows its table", spec.key)

@@ -20,15 +20,16 @@ from backend.db import utcnow
 from backend.models import AggregateCell, AggregateState, Area, PublishedCell, Service
 from public_site import periods
 from public_site.areas import build_hierarchy
-from public_site.maps import MAP_FORMAT
+from public_site.maps import MAP_FORMAT, load_streets, streets_digest
 from workers.publication.base_maps import render_changed_maps, write_maps
 from workers.publication.open_data import write_open_data
+from workers.publication.partial import same_days
 from workers.publication.rollup import build_snapshot
 from workers.publication.settings import PublishSettings
 
 
 def inputs_fingerprint(*, session: Session, settings: PublishSettings) -> str:
-    """A hash of what a publication depends on besides the raw cells: areas and map settings.
+    """A hash of what a publication depends on besides the raw cells: areas, streets, settings.
 
     Areas (outlines, names, levels, parents, populations) shape the roll-up, the rates, the
     open data and the maps; a change to them (``lanterne areas import``, ``areas population``)
@@ -37,6 +38,9 @@ def inputs_fingerprint(*, session: Session, settings: PublishSettings) -> str:
     digest = hashlib.sha256()
     head = [MAP_FORMAT, settings.map_tiles or "", settings.map_attribution or ""]
     digest.update(json.dumps(head).encode())
+    # The streets drawn on the maps (``lanterne streets import``) when no tiles are set.
+    if not settings.map_tiles:
+        digest.update(streets_digest(load_streets(session)).encode())
     stmt = sa.select(  # type: ignore[call-overload]
         Area.code, Area.name, Area.level, Area.parent_code, Area.population, Area.geometry
     ).order_by(col(Area.code))
@@ -99,10 +103,19 @@ def publish(*, session: Session, settings: PublishSettings, force: bool = False)
         object_services=object_services,
     )
     write_maps(session=session, maps=maps)
+    published_at = utcnow()
+    partial = same_days(
+        session=session,
+        now=published_at,
+        tz=settings.tz,
+        services=services,
+        hidden=snapshot.hidden,
+        threshold=settings.threshold,
+    )
     state = session.get(AggregateState, 1)
     assert state is not None
     state.published_version = raw_version
-    state.published_at = utcnow()
+    state.published_at = published_at
     state.details = {
         "cells": len(snapshot.rows),
         "hidden": len(snapshot.hidden),
@@ -112,6 +125,8 @@ def publish(*, session: Session, settings: PublishSettings, force: bool = False)
         "finest_level": hierarchy.finest_level,
         "parent_level": hierarchy.parent_level,
         "inputs": inputs,
+        # The periods under way and the same days of the periods before (``partial``).
+        "same_days": partial,
     }
     session.add(state)
     session.commit()

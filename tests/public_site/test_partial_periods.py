@@ -1,0 +1,146 @@
+"""The period under way says so, and is compared with the same days of the previous one."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session
+
+from backend.db import utcnow
+from public_site import periods
+from tests.public_site.conftest import add_report
+from workers.publication.partial import period_end, period_start
+
+TZ = "Europe/Paris"
+QUARTIER = "1320101"
+
+
+def previous_month_window() -> tuple[Any, Any, Any, int]:
+    """The previous month's start, the end of its same days, its end, and the days so far."""
+    now = utcnow()
+    month = periods.month_of(now, TZ)
+    start = period_start(month, TZ)
+    prev = periods.previous(month)
+    prev_start, prev_end = period_start(prev, TZ), period_end(prev, TZ)
+    cut = prev_start + (now - start)
+    if cut > prev_end - timedelta(hours=3) or now - start < timedelta(minutes=20):
+        pytest.skip("the month under way is as long as the previous one (or just started)")
+    days = (now.astimezone(ZoneInfo(TZ)).date() - start.astimezone(ZoneInfo(TZ)).date()).days + 1
+    return prev_start, cut, prev_end, days
+
+
+def test_the_month_under_way_is_compared_with_the_same_days_of_the_previous_one(
+    app: Flask,
+    client: FlaskClient,
+    session: Session,
+    marseille_areas: int,
+    publish: Callable[[], dict[str, Any]],
+) -> None:
+    prev_start, cut, prev_end, days = previous_month_window()
+    now = utcnow()
+    # The previous month: 7 reports in its first days (as many as have passed this month),
+    # 30 after; this month: 10 so far. Against the whole previous month (37) this month
+    # would look like a 73 % fall; against the same days it is a 43 % rise.
+    same = prev_start + (cut - prev_start) / 2
+    for _ in range(7):
+        add_report(session, area=QUARTIER, service="streetlight", created=same, history=False)
+    for _ in range(30):
+        add_report(
+            session,
+            area="1320102",
+            service="streetlight",
+            created=prev_end - timedelta(hours=1),
+            history=False,
+        )
+    for _ in range(10):
+        add_report(
+            session,
+            area=QUARTIER,
+            service="streetlight",
+            created=now - timedelta(minutes=5),
+            history=False,
+        )
+    session.commit()
+    publish()
+
+    page = html.unescape(client.get("/").get_data(as_text=True))
+    prev_label = periods.label(periods.previous(periods.month_of(now, TZ)), "fr")
+    so_far = f"{days} jour jusqu'ici" if days == 1 else f"{days} jours jusqu'ici"
+    assert so_far in page
+    if days > 1:
+        assert f"+43 % par rapport aux {days} mêmes jours de {prev_label}" in page
+        assert f"Ce qui a changé depuis les {days} mêmes jours de {prev_label}" in page
+    else:
+        assert f"+43 % par rapport au premier jour de {prev_label}" in page
+    assert "par rapport à " + prev_label not in page
+    # The table's previous column says it is the whole month.
+    assert "(période entière)" in page
+
+    # The quartier's page says the month is not over.
+    quartier = html.unescape(client.get(f"/quartiers/{QUARTIER}").get_data(as_text=True))
+    assert so_far in quartier and "les autres colonnes sont des périodes entières" in quartier
+    # The API too: days so far, and the same days before (city-wide).
+    api = client.get("/api/v1/indicators?service_code=streetlight").get_json()
+    assert api["so_far"]["days"] == days and api["so_far"]["previous_same_days"] == 7
+    assert api["figures"]["reports"] == 10 and api["previous"]["reports"] == 37
+    local = client.get(f"/api/v1/indicators?area={QUARTIER}").get_json()
+    assert local["so_far"]["days"] == days and local["so_far"]["previous_same_days"] is None
+    month = periods.month_of(now, TZ)
+    whole = client.get(f"/api/v1/indicators?period={periods.previous(month)}").get_json()
+    assert whole["so_far"] is None
+
+    english = client.get("/?lang=en").get_data(as_text=True)
+    assert (f"{days} days so far" if days > 1 else "1 day so far") in english
+
+    # A past month is whole: no "so far", compared with the whole month before it.
+    past = client.get(f"/?periode={periods.previous(periods.month_of(now, TZ))}")
+    text = html.unescape(past.get_data(as_text=True))
+    assert "jusqu'ici" not in text and "mêmes jours" not in text
+
+
+def test_same_days_counts_are_hidden_when_they_or_the_rest_of_the_month_are_small(
+    app: Flask,
+    session: Session,
+    marseille_areas: int,
+    publish: Callable[[], dict[str, Any]],
+) -> None:
+    from public_site import indicators
+
+    prev_start, cut, prev_end, _days = previous_month_window()
+    same = prev_start + (cut - prev_start) / 2
+    # Street lights: 8 in the same days, 2 after: the rest (2) would come out of the whole
+    # month (10, published) minus 8. Graffiti and potholes: large enough on both sides.
+    for service, before, after in (
+        ("streetlight", 8, 2),
+        ("graffiti", 6, 20),
+        ("road_damage", 12, 20),
+    ):
+        for _ in range(before):
+            add_report(session, area=QUARTIER, service=service, created=same, history=False)
+        for _ in range(after):
+            add_report(
+                session,
+                area=QUARTIER,
+                service=service,
+                created=prev_end - timedelta(hours=1),
+                history=False,
+            )
+    session.commit()
+    publish()
+    cat = indicators.catalogue(session)
+    partial = cat.partial(cat.last_month)
+    assert partial is not None
+    counts = partial["counts"]
+    assert counts["noise"] == 0
+    assert counts["streetlight"] is None
+    # With street lights alone hidden, "all categories" (26) minus the others would give
+    # them away: the smallest other non-zero count is hidden beside them.
+    assert counts["*"] == 26
+    assert counts["graffiti"] is None and counts["road_damage"] == 12
