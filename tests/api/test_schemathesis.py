@@ -66,7 +66,9 @@ def api_schema(fuzzed_app: Flask, admin_headers: dict[str, str]) -> Any:
     loaded = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fuzzed_app, config=config)
     # As the command line's ``-H``: schemathesis knows the header, and leaves it out itself
     # where it checks that a missing token is refused.
-    loaded.config.update(headers=admin_headers)
+    # Uncompressed answers: schemathesis' WSGI transport sends ``Accept-Encoding: gzip, deflate``
+    # like requests, but does not decode the body before checking it against the schema.
+    loaded.config.update(headers={**admin_headers, "Accept-Encoding": "identity"})
     return loaded
 
 

@@ -106,7 +106,7 @@ def test_a_report_filed_without_javascript_leads_to_its_tracking_page(
     assert client.get(response.headers["Location"]).status_code == 200
     # In English, the report is in English and leads to the English tracking page.
     english = send(client, "/report", description="Street light out", **COURS_JULIEN)
-    assert english.status_code == 303 and english.headers["Location"].endswith("?lang=en")
+    assert english.status_code == 303 and english.headers["Location"].endswith("&lang=en")
     assert {r.language for r in stored(session)} == {"fr", "en"}
 
 
