@@ -313,6 +313,7 @@ def demo_incidents(
             "lat": r.lat,
             "lon": r.lon,
             "count": 1,
+            "attributes": {"simulated": True},
         }
         for i, r in enumerate(world.records)
         if r.source == "incidents"
