@@ -34,3 +34,6 @@ def register_api(app: Flask, api: Api) -> None:
     from backend.api import signals
 
     api.register_blueprint(signals.blp)
+    from backend.api import event_analysis
+
+    api.register_blueprint(event_analysis.blp)

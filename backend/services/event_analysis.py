@@ -67,6 +67,7 @@ def profile_answer(event: Event, row: EventProfile) -> dict[str, Any]:
         "min_events": row.profile.get("settings", {}).get("min_events"),
         "settings": row.profile.get("settings", {}),
         "hours": row.profile.get("hours", []),
+        "offsets": row.profile.get("offsets", []),
         "phases": row.profile.get("phases", []),
         "reference_attendance": row.profile.get("reference_attendance"),
         "series": [

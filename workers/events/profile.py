@@ -138,6 +138,7 @@ def build_profile(
         "model_version": MODEL_VERSION,
         "fitted_at": fitted_at.isoformat() if fitted_at else None,
         "kind": target.kind,
+        "perimeter_m": target.place.perimeter_m,
         "settings": settings.to_dict(),
         "training_event_ids": [e.id for e in training],
         "n_training": len(training),
