@@ -155,6 +155,9 @@ def register_blueprints(app: Flask) -> None:
     from backend.staff.signals import bp as staff_signals
 
     app.register_blueprint(staff_signals)
+    from backend.staff import event_analysis as staff_event_analysis
+
+    staff_event_analysis.register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -5,8 +5,8 @@ From the stored hourly risk profile (``EventProfile``) through the city's ratios
 ``LANTERNE_EVENT_STAFFING_RULES``):
 
 * **agents** in an hour = the larger of (a) the planned excess of incidents of the listed
-  families over the normal (the upper end of the 90 % interval minus the baseline, or the
-  expected excess, per ``plan_for``), divided by the incidents one agent handles in an hour,
+  families over the normal (the expected excess, or the upper end of the 90 % interval minus
+  the baseline, per ``plan_for``), divided by the incidents one agent handles in an hour,
   rounded up; and (b) the minimum for the expected attendance, from an hour before the start
   to an hour after the end;
 * **barriers** = the fenced share of the place's perimeter divided by the metres one barrier
@@ -77,7 +77,7 @@ def parse_rules(data: dict[str, Any], origin: str) -> StaffingRules:
             families=tuple(agents["families"]),
             zones=tuple(agents.get("zones", ["inside", "ring"])),
             incidents_per_agent_hour=float(agents["incidents_per_agent_hour"]),
-            plan_for=str(agents.get("plan_for", "high")),
+            plan_for=str(agents.get("plan_for", "expected")),
             mention_from=float(agents.get("mention_from", 0.5)),
             minimum_hours_before=int(agents.get("minimum_hours_before", 1)),
             minimum_hours_after=int(agents.get("minimum_hours_after", 1)),
@@ -306,8 +306,8 @@ def suggest(
             reasons_en.append(f"minimum for {attendance or 0:,} expected people: {minimum} agents")
         if barriers:
             reasons_fr.append(
-                f"barrières : {rules.share_of_perimeter:.0%} de {perimeter:.0f} m de périmètre, "
-                f"{rules.metres_per_barrier:g} m par barrière".replace(".", ",")
+                f"barrières : {rules.share_of_perimeter * 100:.0f} % de {perimeter:.0f} m de "
+                f"périmètre, {rules.metres_per_barrier:g} m par barrière".replace(".", ",")
             )
             reasons_en.append(
                 f"barriers: {rules.share_of_perimeter:.0%} of a {perimeter:.0f} m perimeter, "
