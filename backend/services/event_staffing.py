@@ -154,9 +154,7 @@ def _perimeter_m(event: Event, profile: dict[str, Any]) -> float | None:
     return None
 
 
-def past_deployments(
-    session: Session, training_ids: Sequence[int]
-) -> dict[int, dict[str, float | int]]:
+def past_deployments(session: Session, training_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Median agents and barriers deployed at past events, by hour offset from their start."""
     if not training_ids:
         return {}

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+import shapely
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform, unary_union
+from shapely.ops import unary_union
 from shapely.prepared import prep
 
 HOUR = timedelta(hours=1)
@@ -110,7 +112,7 @@ class Place:
             union = unary_union(shapes)
             centre = union.centroid
             self.lat0, self.lon0 = float(centre.y), float(centre.x)
-            self._shape: BaseGeometry | None = transform(self._to_m, union)
+            self._shape: BaseGeometry | None = shapely.transform(union, self._to_m_array)
         elif lat is not None and lon is not None:
             self.lat0, self.lon0 = lat, lon
             self._shape = Point(0.0, 0.0).buffer(radius_m or 100.0, quad_segs=32)
@@ -133,11 +135,17 @@ class Place:
             self.bbox = None
 
     # Local flat projection about the place (metres east, metres north).
-    def _to_m(self, x: float, y: float, z: float | None = None) -> tuple[float, float]:
+    def _to_m(self, x: float, y: float) -> tuple[float, float]:
         return (
             (x - self.lon0) * 111_320.0 * math.cos(math.radians(self.lat0)),
             (y - self.lat0) * 110_540.0,
         )
+
+    def _to_m_array(self, coords: np.ndarray) -> np.ndarray:
+        out = np.empty_like(coords)
+        out[:, 0] = (coords[:, 0] - self.lon0) * 111_320.0 * math.cos(math.radians(self.lat0))
+        out[:, 1] = (coords[:, 1] - self.lat0) * 110_540.0
+        return out
 
     def _lat_of(self, y: float) -> float:
         return self.lat0 + y / 110_540.0

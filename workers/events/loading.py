@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from backend.models import Area, Event, Incident, Report, ReportStatus
@@ -84,14 +85,15 @@ class EventData:
         if place.area_codes:
             where_incident.append(col(Incident.area_code).in_(sorted(place.area_codes)))
             where_report.append(col(Report.area_code).in_(sorted(place.area_codes)))
-        incidents = self.session.exec(
-            select(
-                Incident.occurred_at,
-                Incident.lat,
-                Incident.lon,
-                Incident.area_code,
-                Incident.kind,
-                Incident.count,
+        connection = self.session.connection()
+        incidents = connection.execute(
+            sa_select(
+                col(Incident.occurred_at),
+                col(Incident.lat),
+                col(Incident.lon),
+                col(Incident.area_code),
+                col(Incident.kind),
+                col(Incident.count),
             ).where(
                 col(Incident.occurred_at) >= lo,
                 col(Incident.occurred_at) < hi,
@@ -102,9 +104,13 @@ class EventData:
             family = incident_family(kind)
             if family:
                 found.append(Record(at, lat, lon, area, "incidents", family, float(count)))
-        reports = self.session.exec(
-            select(
-                Report.created_at, Report.lat, Report.lon, Report.area_code, Report.service_code
+        reports = connection.execute(
+            sa_select(
+                col(Report.created_at),
+                col(Report.lat),
+                col(Report.lon),
+                col(Report.area_code),
+                col(Report.service_code),
             ).where(
                 col(Report.created_at) >= lo,
                 col(Report.created_at) < hi,

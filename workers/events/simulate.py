@@ -244,10 +244,10 @@ def simulate(seed: int = 0, *, days: int = 365, scale: float = 1.0) -> World:
                     ("reports", "waste") if name == "reports:waste" else ("incidents", name)
                 )
                 cos_lat = math.cos(math.radians(venue.lat))
-                for i, dx, dy, mi in zip(idx, east, north, minutes, strict=True):
+                for k, dx, dy, mi in zip(idx, east, north, minutes, strict=True):
                     records.append(
                         Record(
-                            at=hours[i] + timedelta(minutes=int(mi)),
+                            at=hours[int(k)] + timedelta(minutes=int(mi)),
                             lat=venue.lat + dy / 110_540.0,
                             lon=venue.lon + dx / (111_320.0 * cos_lat),
                             area_code=None,
