@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from workers.events.data import (
-    HOUR,
     EventSpec,
     SeriesCounts,
     SeriesKey,
@@ -89,7 +88,7 @@ def event_rows(
 
 @dataclass
 class Profile:
-    """The stored result: ``to_dict`` is what the API serves."""
+    """The result: ``status`` and the JSON ``data`` stored in ``EventProfile.profile``."""
 
     status: str
     data: dict[str, Any]
@@ -222,15 +221,3 @@ def build_profile(
             "series": series_out,
         },
     )
-
-
-def hour_index(hours: Sequence[str], moment: datetime) -> int | None:
-    """Position of ``moment``'s hour in a stored profile's hours, or None."""
-    key = moment.replace(minute=0, second=0, microsecond=0).isoformat()
-    try:
-        return list(hours).index(key)
-    except ValueError:
-        return None
-
-
-__all__ = ["HOUR", "Profile", "build_profile", "hour_index", "similar_events"]

@@ -21,7 +21,6 @@ the backtest measures the model on data it was not written for.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -319,11 +318,3 @@ def demo_incidents(
         if r.source == "incidents"
     ]
     return events, incidents
-
-
-def records_near(
-    records: Iterable[Record], event: EventSpec, span: tuple[datetime, datetime]
-) -> list[Record]:
-    """The records of a time span (what the job's query would return for this event)."""
-    lo, hi = span
-    return [r for r in records if lo <= r.at < hi]
