@@ -335,7 +335,7 @@ def predict(
     x = design(phases, np.full(len(phases), log_attendance))
     k = x.shape[1]
     beta = fitted.params[:k]
-    expected = baseline * np.exp(x @ beta)
+    expected = baseline * np.exp(np.clip(x @ beta, -30, 30))
     rng = np.random.default_rng(seed)
     # Parameter uncertainty: the asymptotic normal of the estimates (alpha included for NB).
     cov = (fitted.cov + fitted.cov.T) / 2

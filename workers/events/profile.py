@@ -37,6 +37,20 @@ MIN_SERIES_TOTAL = 3.0
 CountsFor = Callable[[EventSpec], SeriesCounts]
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, infinity) replaced by None.
+
+    PostgreSQL's JSON refuses NaN and Infinity; a degenerate fit must not lose the profile.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
 def similar_events(
     target: EventSpec, candidates: Sequence[EventSpec], settings: Settings
 ) -> list[EventSpec]:
@@ -203,7 +217,7 @@ def build_profile(
                 "source": source,
                 "family": family,
                 "zone": zone,
-                "model": fit_info,
+                "model": finite(fit_info),
                 "expected": [round(float(v), 4) for v in expected],
                 "median": [float(v) for v in median],
                 "low": [float(v) for v in low],

@@ -161,3 +161,10 @@ def test_an_event_spec_counts_its_hours() -> None:
     hours = spec.hours(Settings())
     assert spec.duration_h == 3  # 19:00-22:00 holds 19:30-21:30
     assert hours[0] == datetime(2026, 5, 2, 16, tzinfo=UTC) and len(hours) == 9
+
+
+def test_non_finite_numbers_never_reach_the_stored_json() -> None:
+    from workers.events.profile import finite
+
+    cleaned = finite({"alpha": float("nan"), "ratios": [1.5, float("inf")], "n": 3})
+    assert cleaned == {"alpha": None, "ratios": [1.5, None], "n": 3}
