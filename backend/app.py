@@ -163,6 +163,9 @@ def register_blueprints(app: Flask) -> None:
     from backend.staff.events import bp as staff_events
 
     app.register_blueprint(staff_events)
+    from backend.staff import event_analysis as staff_event_analysis
+
+    staff_event_analysis.register(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

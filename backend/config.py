@@ -122,6 +122,9 @@ class Config:
     IDEMPOTENCY_TTL_HOURS = _env_int("LANTERNE_IDEMPOTENCY_TTL_HOURS", 24)
 
     JOB_TIMEOUT = _env_int("LANTERNE_JOB_TIMEOUT", 300)
+    # Event staffing ratios (a TOML file); the shipped backend/services/event_staffing.toml
+    # when unset.
+    EVENT_STAFFING_RULES = _env("LANTERNE_EVENT_STAFFING_RULES")
     CLASSIFY_WAIT_SECONDS = _env_float("LANTERNE_CLASSIFY_WAIT_SECONDS", 2.0)
     RATELIMIT_STORAGE_URI = _env("LANTERNE_RATELIMIT_STORAGE_URI")
     RATELIMIT_DEFAULT = _env("LANTERNE_RATELIMIT_DEFAULT", "")

@@ -38,6 +38,8 @@ SCRUB_BACKLOG = Job("workers.jobs.scrub_backlog", DEFAULT)
 REFRESH_AGGREGATES = Job("workers.jobs.refresh_aggregates", DEFAULT)
 LINK_REPORTS = Job("workers.jobs.link_reports", DEFAULT)
 LINK_INCIDENTS = Job("workers.jobs.link_incidents", DEFAULT)
+# An event's hourly risk profile (queued when an event is created or changed).
+PROFILE_EVENT = Job("workers.jobs.profile_event", SIGNALS)
 # The recurring jobs (``workers/cron.py``).
 DRAIN_OUTBOX = Job("workers.jobs.drain_outbox", DEFAULT)
 PURGE_CONTACTS = Job("workers.jobs.purge_contacts", DEFAULT)
@@ -45,6 +47,7 @@ DETECT_SIGNALS = Job("workers.jobs.detect_signals", SIGNALS)
 PUBLISH_AGGREGATES = Job("workers.jobs.publish_aggregates", DEFAULT)
 REBUILD_AGGREGATES = Job("workers.jobs.rebuild_aggregates", DEFAULT)
 RETRAIN_CLASSIFIER = Job("workers.jobs.retrain_classifier", DEFAULT)
+PROFILE_EVENTS = Job("workers.jobs.profile_events", SIGNALS)
 
 ALL_JOBS = (
     PROCESS_REPORT,
@@ -62,4 +65,6 @@ ALL_JOBS = (
     PUBLISH_AGGREGATES,
     REBUILD_AGGREGATES,
     RETRAIN_CLASSIFIER,
+    PROFILE_EVENT,
+    PROFILE_EVENTS,
 )

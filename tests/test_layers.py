@@ -37,8 +37,9 @@ def test_the_web_never_imports_the_workers() -> None:
 
 
 # What only the workers need to compute: folium draws the public maps at publication, numpy and
-# scipy audit the suppression (``workers/publication/``). The web reads what they stored.
-HEAVY_FOR_THE_WEB = ("folium", "numpy", "scipy")
+# scipy audit the suppression (``workers/publication/``), statsmodels fits the events' risk
+# profiles (``workers/events/``). The web reads what they stored.
+HEAVY_FOR_THE_WEB = ("folium", "numpy", "scipy", "statsmodels")
 # The one exception, on purpose: the staff signals page draws its map with folium in the web
 # process, inside ``signals_map`` only (signals change with each detection and are filtered
 # per request, so there is nothing to draw ahead), and only for an analyst who opens it.

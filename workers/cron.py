@@ -5,6 +5,7 @@ from rq import cron
 from backend.jobs import (
     DETECT_SIGNALS,
     DRAIN_OUTBOX,
+    PROFILE_EVENTS,
     PUBLISH_AGGREGATES,
     PURGE_CONTACTS,
     REBUILD_AGGREGATES,
@@ -39,4 +40,9 @@ cron.register(
     cron="0 4 * * 0",
     kwargs={"only_if_new": True},
     job_timeout=3600,
+)
+# Event profiles: upcoming events are refitted on the day's new data, those just over get
+# their observed side and scan (after the signals, on the same queue).
+cron.register(
+    jobs.profile_events, queue_name=PROFILE_EVENTS.queue, cron="15 6 * * *", job_timeout=3600
 )

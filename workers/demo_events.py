@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 from backend.demo import TEXTS
 from backend.jobs import DETECT_SIGNALS
 from backend.models import Area, Event, Incident, Report, ReportStatus, ReportUpdate
-from backend.services import outbox
+from backend.services import event_analysis, outbox
 from backend.services.areas import OutsideCityError, area_for_position
 from workers.demo_calendar import SOURCE, import_calendar
 from workers.importers.positions import CitySettings, Locator
@@ -436,6 +436,11 @@ def load_demo_events(*, session: Session, seed: int, days: int, now: datetime) -
         job_id=f"detect-signals-demo-{now:%Y%m%d}",
         queue=DETECT_SIGNALS.queue,
     )
+    # Every demo event's hourly profile (and, for past ones, observed against expected), so
+    # that the events pages show their analysis on the first start; low-priority queue.
+    for event_id in session.exec(select(Event.id).where(Event.source == SOURCE)):
+        if event_id is not None:
+            event_analysis.queue_profile(session, event_id)
     session.commit()
     return (
         f"{n_events} demo events ({n_resources} hours of resources), "

@@ -346,3 +346,34 @@ def rebuild_aggregates() -> dict[str, Any]:
     with job_session() as session:
         cells = rebuild_all(session=session, tz=current_app.config["PUBLIC_TIMEZONE"])
     return {"cells": cells, **publish_aggregates(force=True)}
+
+
+def profile_event(event_id: int) -> dict[str, Any]:
+    """Fit and store an event's hourly risk profile (and, once it is over, what was seen)."""
+    from workers.events.analysis import analyse_event
+
+    with job_session() as session:
+        summary = analyse_event(session, event_id)
+        mark_own_row_done(session)
+        session.commit()
+    return summary
+
+
+def profile_events() -> dict[str, Any]:
+    """Nightly: refit every event not over yet, never profiled, or changed since."""
+    from workers.events.analysis import analyse_event, events_to_refresh
+
+    done = 0
+    with job_session() as session:
+        ids = events_to_refresh(session)
+        for event_id in ids:
+            try:
+                analyse_event(session, event_id)
+                session.commit()
+                done += 1
+            except Exception:  # one bad event must not stop the night's run
+                session.rollback()
+                log.exception("profile_events: event %s failed", event_id)
+        mark_own_row_done(session)
+        session.commit()
+    return {"events": len(ids), "profiled": done}

@@ -40,3 +40,6 @@ def register_api(app: Flask, api: Api) -> None:
     from backend.api import events
 
     api.register_blueprint(events.blp)
+    from backend.api import event_analysis
+
+    api.register_blueprint(event_analysis.blp)

@@ -16,6 +16,7 @@ from backend.models.apikey import (
 from backend.models.area import Area
 from backend.models.contact import Contact
 from backend.models.event import Event, EventResource
+from backend.models.event_profile import EventProfile
 from backend.models.feedback import Feedback
 from backend.models.idempotency import IdempotencyRecord
 from backend.models.incident import Incident, ReportIncidentLink
@@ -42,6 +43,7 @@ __all__ = [
     "AuditLog",
     "Contact",
     "Event",
+    "EventProfile",
     "EventResource",
     "ExternalUpdate",
     "IdempotencyRecord",

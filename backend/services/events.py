@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from backend.db import utcnow
 from backend.models import Event, EventResource
 from backend.models.staff import StaffUser
-from backend.services import audit
+from backend.services import audit, event_analysis
 
 # The closed list of kinds (docs/events.md); the analysis learns per kind, so a typo would
 # make an event of a kind of its own.
@@ -353,6 +353,8 @@ def create_event(*, session: Session, data: dict[str, Any], staff: StaffUser) ->
         target=f"event:{event.id}",
         details={"name": event.name, "kind": event.kind},
     )
+    assert event.id is not None
+    event_analysis.queue_profile(session, event.id)
     session.commit()
     return event
 
@@ -394,6 +396,8 @@ def update_event(
             target=f"event:{event.id}",
             details={"changed": sorted(changed)},
         )
+        assert event.id is not None
+        event_analysis.queue_profile(session, event.id)
         session.commit()
     return event
 
