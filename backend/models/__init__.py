@@ -14,6 +14,7 @@ from backend.models.apikey import (
     ServiceAttribute,
 )
 from backend.models.area import Area
+from backend.models.casework import ReportNote, ResponseTemplate
 from backend.models.contact import Contact
 from backend.models.event import Event, EventResource
 from backend.models.feedback import Feedback
@@ -52,8 +53,10 @@ __all__ = [
     "OutboxMessage",
     "Report",
     "ReportIncidentLink",
+    "ReportNote",
     "ReportStatus",
     "ReportUpdate",
+    "ResponseTemplate",
     "Role",
     "Service",
     "ServiceAttribute",

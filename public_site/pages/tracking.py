@@ -42,6 +42,10 @@ def tracking(tracking_id: str) -> Any:
         except feedback_service.FeedbackError as exc:
             form_error = feedback_message(exc.code)
     view = reports_service.public_view(session=session, report=report, lang=lang())
+    # A duplicate merged into another report: the resident can follow that one instead.
+    merged_into = (
+        session.get(type(report), report.duplicate_of_id) if report.duplicate_of_id else None
+    )
     cat = ind.catalogue(session)
     node = cat.hierarchy.nodes.get(report.area_code or "")
     can_answer = feedback_service.can_answer(session=session, report=report)
@@ -51,6 +55,7 @@ def tracking(tracking_id: str) -> Any:
         area_name=area_name(node) if node else None,
         area_code=node.code if node and node.level != "h3" else None,
         status_label=status_label,
+        merged_into=merged_into.tracking_id if merged_into is not None else None,
         can_answer=can_answer,
         thanks=request.args.get("merci") == "1",
         form_error=form_error,
@@ -77,6 +82,7 @@ def status_label(status: str) -> str:
         "received": _("Received"),
         "open": _("Open"),
         "in_progress": _("In progress"),
+        "waiting": _("Waiting for more information from you"),
         "fixed": _("Fixed"),
         "closed": _("Closed"),
         "rejected": _("Not followed up"),
