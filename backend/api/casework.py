@@ -18,13 +18,16 @@ from backend.extensions import db
 from backend.models import Report, ResponseTemplate
 from backend.schemas.casework import (
     CaseworkSchema,
+    DashboardArgsSchema,
+    DashboardSchema,
     MergeInSchema,
     NoteInSchema,
     NoteSchema,
     TemplateInSchema,
     TemplateSchema,
 )
-from backend.services import merge, notes, response_templates, triage
+from backend.services import dashboard, merge, notes, response_templates, triage
+from backend.services.access import service_scope
 from backend.staff.casework_view import casework_view
 from backend.staff.pages import staff_language
 
@@ -182,3 +185,28 @@ class TemplateItem(MethodView):
             message="No template has this id.",
         )
         return _save(data, found)
+
+
+@blp.route("/dashboard")
+class Dashboard(MethodView):
+    """The services' figures (supervisors: their department; analysts and admins: all)."""
+
+    @roles_required("supervisor", "analyst", "admin")
+    @blp.arguments(DashboardArgsSchema, location="query")
+    @blp.response(200, DashboardSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Backlog, overdue, time to fix (median, p90), reopen rate, satisfaction per service
+        and team, inflow and outflow per week: the figures of ``/staff/dashboard``."""
+        staff = current_staff()
+        code = args.get("service_code")
+        scope = service_scope(staff, db.session)
+        if code is not None and scope is not None and code not in scope:
+            fail(404, "No service of yours has this code.")
+        figures = dashboard.cached(session=db.session, weeks=args["weeks"])
+        return dashboard.for_staff(
+            session=db.session,
+            figures=figures,
+            staff=staff,
+            lang=args.get("lang") or staff_language(),
+            service_code=code,
+        )

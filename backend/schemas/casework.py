@@ -108,3 +108,53 @@ class TemplateSchema(TemplateInSchema):
     id = fields.Integer()
     updated_by = fields.String(allow_none=True)
     updated_at = fields.DateTime()
+
+
+class DashboardArgsSchema(ma.Schema):
+    """The dashboard's period and service."""
+
+    weeks = fields.Integer(load_default=12, validate=validate.Range(min=1, max=104))
+    service_code = fields.String(validate=validate.Length(min=1, max=64))
+    lang = fields.String(validate=validate.OneOf(["fr", "en"]))
+
+
+class DashboardRowSchema(ma.Schema):
+    """The figures of one service (and team), or of all of them."""
+
+    service_code = fields.String(allow_none=True)
+    service_name = fields.String(allow_none=True)
+    department = fields.String(allow_none=True)
+    team_code = fields.String(allow_none=True)
+    backlog = fields.Integer(metadata={"description": "Reports in an open status now."})
+    overdue = fields.Integer(metadata={"description": "Backlog reports past their due date."})
+    fixed = fields.Integer(metadata={"description": "Reports fixed and closed in the period."})
+    median_days_to_fix = fields.Float(allow_none=True)
+    p90_days_to_fix = fields.Float(allow_none=True)
+    fixed_steps = fields.Integer(
+        metadata={"description": "Reports with a fixed step in the period."}
+    )
+    reopened = fields.Integer(metadata={"description": "Of those, reopened afterwards."})
+    reopen_rate = fields.Float(allow_none=True)
+    answers = fields.Integer(metadata={"description": "Questionnaire answers in the period."})
+    fixed_share = fields.Float(allow_none=True, metadata={"description": "Share saying fixed."})
+    mean_satisfaction = fields.Float(allow_none=True, metadata={"description": "Mean mark 1-5."})
+
+
+class DashboardWeekSchema(ma.Schema):
+    """Inflow and outflow of one ISO week (the last one is partial)."""
+
+    year = fields.Integer()
+    week = fields.Integer()
+    start = fields.Date()
+    inflow = fields.Integer()
+    outflow = fields.Integer()
+
+
+class DashboardSchema(ma.Schema):
+    """The services' dashboard (docs/staff.md, "Dashboard")."""
+
+    computed_at = fields.DateTime()
+    period_start = fields.Date()
+    weeks = fields.List(fields.Nested(DashboardWeekSchema))
+    services = fields.List(fields.Nested(DashboardRowSchema))
+    total = fields.Nested(DashboardRowSchema)

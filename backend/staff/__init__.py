@@ -38,6 +38,7 @@ class PageSessionInterface(SecureCookieSessionInterface):
 def register_staff_pages(app: Flask) -> None:
     """Bind CSRF protection, harden the session cookie and mount the ``/staff`` blueprint."""
     from backend.staff.casework import bp as casework_bp
+    from backend.staff.dashboard import bp as dashboard_bp
     from backend.staff.triage import bp as triage_bp
     from backend.staff.views import bp
 
@@ -55,3 +56,4 @@ def register_staff_pages(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(triage_bp)
     app.register_blueprint(casework_bp)
+    app.register_blueprint(dashboard_bp)
