@@ -20,13 +20,15 @@ from backend.schemas.casework import (
     CaseworkSchema,
     DashboardArgsSchema,
     DashboardSchema,
+    MapArgsSchema,
+    MapSchema,
     MergeInSchema,
     NoteInSchema,
     NoteSchema,
     TemplateInSchema,
     TemplateSchema,
 )
-from backend.services import dashboard, merge, notes, response_templates, triage
+from backend.services import dashboard, merge, notes, queue_map, response_templates, triage
 from backend.services.access import service_scope
 from backend.staff.casework_view import casework_view
 from backend.staff.pages import staff_language
@@ -209,4 +211,34 @@ class Dashboard(MethodView):
             staff=staff,
             lang=args.get("lang") or staff_language(),
             service_code=code,
+        )
+
+
+@blp.route("/map")
+class QueueMap(MethodView):
+    """The triage queue on a map, grouped by a grid (bounded answer)."""
+
+    @roles_required(*TRIAGE_ROLES)
+    @blp.arguments(MapArgsSchema, location="query")
+    @blp.response(200, MapSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The reports of the queue's filters in the box, one Point a report or a group."""
+        staff = current_staff()
+        scope = service_scope(staff, db.session)
+        code = args.get("service_code")
+        if code is not None and scope is not None and code not in scope:
+            fail(404, "No service of yours has this code.")
+        return queue_map.queue_map(
+            session=db.session,
+            staff=staff,
+            filters=triage.TriageFilters(
+                needs_triage=args["needs_triage"],
+                service_code=code,
+                area_code=args.get("area_code"),
+                status=args.get("status"),
+            ),
+            box=queue_map.Box(
+                south=args["south"], west=args["west"], north=args["north"], east=args["east"]
+            ),
+            zoom=args["zoom"],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from backend.models.report import ReportStatus
 from backend.services.notes import NOTE_MAX
 from backend.services.response_templates import TEMPLATE_STATUSES
 
@@ -158,3 +159,27 @@ class DashboardSchema(ma.Schema):
     weeks = fields.List(fields.Nested(DashboardWeekSchema))
     services = fields.List(fields.Nested(DashboardRowSchema))
     total = fields.Nested(DashboardRowSchema)
+
+
+class MapArgsSchema(ma.Schema):
+    """The visible box and zoom, and the triage queue's filters."""
+
+    south = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    west = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    north = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    east = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+    zoom = fields.Integer(load_default=12, validate=validate.Range(min=0, max=22))
+    needs_triage = fields.Boolean(load_default=True)
+    service_code = fields.String(validate=validate.Length(min=1, max=64))
+    area_code = fields.String(validate=validate.Length(min=1, max=64))
+    status = fields.String(validate=validate.OneOf([s.value for s in ReportStatus]))
+
+
+class MapSchema(ma.Schema):
+    """A GeoJSON FeatureCollection of Points: one report (``id``, ``status``) or a group of
+    ``count`` near reports, at most 2,000 (``truncated``: zoom in)."""
+
+    type = fields.String()
+    features = fields.List(fields.Dict())
+    cell_degrees = fields.Float()
+    truncated = fields.Boolean()

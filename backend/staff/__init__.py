@@ -39,6 +39,7 @@ def register_staff_pages(app: Flask) -> None:
     """Bind CSRF protection, harden the session cookie and mount the ``/staff`` blueprint."""
     from backend.staff.casework import bp as casework_bp
     from backend.staff.dashboard import bp as dashboard_bp
+    from backend.staff.queue_map import bp as map_bp
     from backend.staff.triage import bp as triage_bp
     from backend.staff.views import bp
 
@@ -57,3 +58,4 @@ def register_staff_pages(app: Flask) -> None:
     app.register_blueprint(triage_bp)
     app.register_blueprint(casework_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(map_bp)

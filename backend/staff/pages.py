@@ -101,6 +101,9 @@ TEXT: dict[str, Message] = {
     "pages": N_("Your pages"),
     "triage_page": N_("Triage queue: the reports of your services, most urgent first"),
     "signals_page": N_("Weak signals: map and table"),
+    "map_page": N_("Map of the queue"),
+    "dashboard_page": N_("Dashboard: backlog, time to fix, overdue, satisfaction"),
+    "templates_page": N_("Response templates per service and status"),
 }
 
 ROLE_NAMES: dict[str, str] = {

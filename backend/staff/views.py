@@ -162,10 +162,21 @@ def home() -> str:
 
 # The pages of each role (each page checks the role itself): endpoint, text key.
 ROLE_PAGES: dict[str, list[tuple[str, str]]] = {
-    "agent": [("staff_triage.queue", "triage_page")],
-    "supervisor": [("staff_triage.queue", "triage_page")],
-    "analyst": [("staff_signals.index", "signals_page")],
-    "admin": [("staff_signals.index", "signals_page")],
+    "agent": [("staff_triage.queue", "triage_page"), ("staff_map.index", "map_page")],
+    "supervisor": [
+        ("staff_triage.queue", "triage_page"),
+        ("staff_map.index", "map_page"),
+        ("staff_dashboard.index", "dashboard_page"),
+    ],
+    "analyst": [
+        ("staff_signals.index", "signals_page"),
+        ("staff_dashboard.index", "dashboard_page"),
+    ],
+    "admin": [
+        ("staff_signals.index", "signals_page"),
+        ("staff_dashboard.index", "dashboard_page"),
+        ("staff_casework.templates", "templates_page"),
+    ],
 }
 
 
