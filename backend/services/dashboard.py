@@ -11,9 +11,9 @@ queries (:func:`compute`), then kept to what the reader may see and summed
   else ``created_at`` + the service's target days);
 - inflow / outflow of a week: reports created / closed that week (ISO weeks, Monday 00:00
   UTC), for the last ``weeks`` weeks, the current one included (partial);
-- time to fix: days from ``created_at`` to ``closed_at`` of the reports fixed (fixed or
-  closed) and closed within those weeks: median and 90th percentile (linear interpolation,
-  PostgreSQL's ``percentile_cont``);
+- time to fix: whole hours (rounded down) from ``created_at`` to ``closed_at`` of the
+  reports fixed (fixed or closed) and closed within those weeks, shown in days: median and
+  90th percentile (linear interpolation between order statistics, as ``percentile_cont``);
 - reopen rate: of the reports with a fixed step in the period, the share with a later step
   back to an open status;
 - satisfaction: questionnaire answers received in the period: how many, the share saying
@@ -22,7 +22,6 @@ queries (:func:`compute`), then kept to what the reader may see and summed
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,7 +49,6 @@ __all__ = [
 
 DEFAULT_WEEKS = 12
 MAX_WEEKS = 104
-SECONDS_PER_DAY = 86_400
 _FIXED = sorted(str(s) for s in FIXED_STATUSES)
 _OPEN = sorted(str(s) for s in OPEN_STATUSES)
 _COUNTS = (
@@ -76,8 +74,9 @@ class Figures:
     groups: dict[tuple[str | None, str | None], dict[str, Any]]
     # (service_code, team_code, week index) -> {"inflow": n, "outflow": n}
     weekly: dict[tuple[str | None, str | None, int], dict[str, int]]
-    # (service_code, team_code) -> the days to fix of that group (for exact percentiles of sums)
-    fix_days: dict[tuple[str | None, str | None], list[float]]
+    # (service_code, team_code) -> {whole hours to fix: how many reports}: percentiles of any
+    # sum of groups stay exact (a list of the hours, counted, instead of every report's time)
+    fix_hours: dict[tuple[str | None, str | None], dict[int, int]]
 
 
 def _team_column() -> Any:
@@ -105,13 +104,39 @@ def _bucket(column: Any, starts: list[datetime]) -> Any:
     )
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    """The ``q`` quantile with linear interpolation (as ``percentile_cont``)."""
-    if not values:
+def _percentile(counts: Mapping[int, int], q: float) -> float | None:
+    """The ``q`` quantile of a counted multiset of values, with linear interpolation between
+    the two nearest order statistics (PostgreSQL's ``percentile_cont``)."""
+    n = sum(counts.values())
+    if n == 0:
         return None
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+    position = q * (n - 1)
+    low_rank, fraction = int(position), position - int(position)
+    low = high = None
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if low is None and seen > low_rank:
+            low = value
+        if seen > low_rank + 1 or (seen > low_rank and fraction == 0):
+            high = value
+            break
+    assert low is not None
+    if high is None:
+        high = low
+    return low + fraction * (high - low)
+
+
+def _hours(session: Session) -> Any:
+    """Whole hours from ``created_at`` to ``closed_at`` (rounded down), in SQL."""
+    if session.get_bind().dialect.name == "sqlite":
+        # Whole seconds (exact integers, not julianday's floats), divided as integers.
+        seconds = sa.cast(sa.func.strftime("%s", col(Report.closed_at)), sa.Integer) - sa.cast(
+            sa.func.strftime("%s", col(Report.created_at)), sa.Integer
+        )
+        return seconds / 3600
+    seconds = sa.extract("epoch", col(Report.closed_at) - col(Report.created_at))
+    return sa.cast(sa.func.floor(seconds / 3600), sa.Integer)
 
 
 def compute(
@@ -170,16 +195,18 @@ def compute(
             weekly[(code, team_code, int(index))][name] = int(count)
             groups[(code, team_code)]  # noqa: B018 (a group for every service with a figure)
 
-    # Time to fix: the days of each report fixed and closed in the period.
-    fix_days: dict[tuple[str | None, str | None], list[float]] = defaultdict(list)
-    stmt = sa.select(
-        col(Report.service_code), team, col(Report.created_at), col(Report.closed_at)
-    ).where(col(Report.closed_at) >= start, col(Report.status).in_(_FIXED))
-    for code, team_code, created, closed in session.execute(stmt):
-        fix_days[(code, team_code)].append((closed - created).total_seconds() / SECONDS_PER_DAY)
-    for key, days in fix_days.items():
-        days.sort()
-        groups[key]["fixed"] = len(days)
+    # Time to fix, in whole hours, of the reports fixed and closed in the period, counted.
+    fix_hours: dict[tuple[str | None, str | None], dict[int, int]] = defaultdict(dict)
+    hours = _hours(session).label("hours")
+    stmt = (
+        sa.select(col(Report.service_code), team, hours, sa.func.count())
+        .where(col(Report.closed_at) >= start, col(Report.status).in_(_FIXED))
+        .group_by(col(Report.service_code), team, hours)
+    )
+    for code, team_code, value, count in session.execute(stmt):
+        fix_hours[(code, team_code)][int(value)] = int(count)
+    for key, counted in fix_hours.items():
+        groups[key]["fixed"] = sum(counted.values())
 
     # Reopen rate: reports with a fixed step in the period, and those reopened after it.
     first_fixed = (
@@ -239,7 +266,7 @@ def compute(
         week_starts=starts,
         groups=dict(groups),
         weekly=dict(weekly),
-        fix_days=dict(fix_days),
+        fix_hours=dict(fix_hours),
     )
 
 
@@ -247,15 +274,15 @@ def _rate(part: int, whole: int, digits: int = 3) -> float | None:
     return round(part / whole, digits) if whole else None
 
 
-def _row(values: Mapping[str, Any], days: list[float]) -> dict[str, Any]:
-    median = _percentile(days, 0.5)
-    p90 = _percentile(days, 0.9)
+def _row(values: Mapping[str, Any], hours: Mapping[int, int]) -> dict[str, Any]:
+    median = _percentile(hours, 0.5)
+    p90 = _percentile(hours, 0.9)
     return {
         "backlog": values["backlog"],
         "overdue": values["overdue"],
         "fixed": values["fixed"],
-        "median_days_to_fix": round(median, 2) if median is not None else None,
-        "p90_days_to_fix": round(p90, 2) if p90 is not None else None,
+        "median_days_to_fix": round(median / 24, 2) if median is not None else None,
+        "p90_days_to_fix": round(p90 / 24, 2) if p90 is not None else None,
         "fixed_steps": values["fixed_steps"],
         "reopened": values["reopened"],
         "reopen_rate": _rate(values["reopened"], values["fixed_steps"]),
@@ -308,7 +335,7 @@ def for_staff(
                 "department": service.department if service else None,
                 "team_code": team_code,
                 **_row(
-                    figures.groups[(code, team_code)], figures.fix_days.get((code, team_code), [])
+                    figures.groups[(code, team_code)], figures.fix_hours.get((code, team_code), {})
                 ),
             }
         )
@@ -316,7 +343,10 @@ def for_staff(
     total_values = _sum(figures.groups[k] for k in keys)
     for name in _COUNTS:
         total_values.setdefault(name, 0)
-    all_days = sorted(d for k in keys for d in figures.fix_days.get(k, []))
+    all_hours: dict[int, int] = defaultdict(int)
+    for key in keys:
+        for value, count in figures.fix_hours.get(key, {}).items():
+            all_hours[value] += count
     weeks = []
     for index, start in enumerate(figures.week_starts):
         cells = [v for (c, t, i), v in figures.weekly.items() if i == index and (c, t) in chosen]
@@ -334,7 +364,7 @@ def for_staff(
         "period_start": figures.week_starts[0].date(),
         "weeks": weeks,
         "services": rows,
-        "total": _row(total_values, all_days),
+        "total": _row(total_values, all_hours),
     }
 
 

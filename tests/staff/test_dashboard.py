@@ -140,3 +140,23 @@ def test_an_agents_page_is_refused(
     login(client, "agent@marseille.fr")
     assert client.get("/staff/dashboard").status_code == 403
     assert client.get("/staff/dashboard.csv").status_code == 403
+
+
+def test_percentiles_of_counted_hours_match_the_standard_librarys() -> None:
+    import random
+    import statistics
+    from collections import Counter
+
+    from backend.services.dashboard import _percentile
+
+    rng = random.Random(7)
+    for size in (1, 2, 3, 10, 101, 1000):
+        values = [rng.randint(0, 500) for _ in range(size)]
+        counts = Counter(values)
+        if size == 1:
+            assert _percentile(counts, 0.9) == values[0]
+            continue
+        cuts = statistics.quantiles(values, n=10, method="inclusive")
+        assert _percentile(counts, 0.9) == pytest.approx(cuts[8])
+        assert _percentile(counts, 0.5) == pytest.approx(statistics.median(values))
+    assert _percentile({}, 0.5) is None
