@@ -44,6 +44,7 @@ DETECT_SIGNALS = Job("workers.jobs.detect_signals", SIGNALS)
 PUBLISH_AGGREGATES = Job("workers.jobs.publish_aggregates", DEFAULT)
 REBUILD_AGGREGATES = Job("workers.jobs.rebuild_aggregates", DEFAULT)
 RETRAIN_CLASSIFIER = Job("workers.jobs.retrain_classifier", DEFAULT)
+REFRESH_DASHBOARD = Job("workers.jobs.refresh_dashboard", DEFAULT)
 
 ALL_JOBS = (
     PROCESS_REPORT,
@@ -60,4 +61,5 @@ ALL_JOBS = (
     PUBLISH_AGGREGATES,
     REBUILD_AGGREGATES,
     RETRAIN_CLASSIFIER,
+    REFRESH_DASHBOARD,
 )

@@ -52,6 +52,7 @@ FROM (SELECT g, random() AS r,
              now() - (random() * 730) * interval '1 day' AS c
       FROM generate_series(1, :n) AS g) AS s
 """
+PASSWORD = "correct horse battery staple"
 HISTORY_SQL = [
     # received, at intake
     "INSERT INTO report_update (report_id, status, created_at) "
@@ -133,13 +134,16 @@ def main() -> None:
 
             with db.new_session() as session:
                 analyst = create_staff(
-                    session=session, email="analyst@bench.example.org", role="analyst", password="correct horse battery staple"
+                    session=session,
+                    email="analyst@bench.example.org",
+                    role="analyst",
+                    password=PASSWORD,
                 )
                 supervisor = create_staff(
                     session=session,
                     email="supervisor@bench.example.org",
                     role="supervisor",
-                    password="correct horse battery staple",
+                    password=PASSWORD,
                     department="roads",
                 )
                 tokens = {
@@ -163,7 +167,11 @@ def main() -> None:
         assert token is not None
         page.post(
             "/staff/login",
-            data={"email": "analyst@bench.example.org", "password": "correct horse battery staple", "csrf_token": token.group(1)},
+            data={
+                "email": "analyst@bench.example.org",
+                "password": PASSWORD,
+                "csrf_token": token.group(1),
+            },
         )
 
         def html(path: str) -> Callable[[], Any]:

@@ -195,6 +195,14 @@ def purge_contacts() -> int:
         return purge_expired_contacts(session=session, retention=timedelta(days=days), now=utcnow())
 
 
+def refresh_dashboard() -> int:
+    """Recompute and store the services' dashboard of every period (every 5 minutes)."""
+    from backend.services.dashboard import refresh
+
+    with job_session() as session:
+        return len(refresh(session=session))
+
+
 def detect_signals(as_of: str | None = None) -> dict[str, Any]:
     """Run the daily weak-signal detection for ``as_of`` (YYYY-MM-DD; default yesterday)."""
     from datetime import date

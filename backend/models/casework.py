@@ -1,10 +1,11 @@
-"""Case work of staff on a report: internal notes and response templates."""
+"""Case work of staff: internal notes, response templates, the dashboard's stored figures."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, utcnow
@@ -49,3 +50,18 @@ class ResponseTemplate(SQLModel, table=True):
     active: bool = Field(default=True)
     updated_by: str | None = Field(default=None, max_length=200)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DashboardSnapshot(SQLModel, table=True):
+    """The services' dashboard figures of one period, as the scheduled job computed them.
+
+    At a million reports the figures take seconds to compute (docs/BENCHMARKS.md): the pages
+    and the API read this row, which ``workers.jobs.refresh_dashboard`` rewrites every few
+    minutes (``backend.services.dashboard``).
+    """
+
+    __tablename__ = "dashboard_snapshot"
+
+    weeks: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    computed_at: datetime = Field(sa_type=UTCDateTime)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

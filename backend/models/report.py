@@ -34,6 +34,9 @@ class Report(SQLModel, table=True):
         Index("ix_report_service_created", "service_code", "created_at"),
         Index("ix_report_area_created", "area_code", "created_at"),
         Index("ix_report_source_external", "source", "external_id", unique=True),
+        # The staff map of the queue (backend.services.queue_map): an index-only scan of the
+        # open reports of a box (migration 0020; docs/BENCHMARKS.md).
+        Index("ix_report_map", "status", "lat", "lon", "needs_triage", "service_code", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from backend.models.report import ReportStatus
+from backend.services.dashboard import DEFAULT_WEEKS, WEEK_CHOICES
 from backend.services.notes import NOTE_MAX
 from backend.services.response_templates import TEMPLATE_STATUSES
 
@@ -114,7 +115,11 @@ class TemplateSchema(TemplateInSchema):
 class DashboardArgsSchema(ma.Schema):
     """The dashboard's period and service."""
 
-    weeks = fields.Integer(load_default=12, validate=validate.Range(min=1, max=104))
+    weeks = fields.Integer(
+        load_default=DEFAULT_WEEKS,
+        validate=validate.OneOf(WEEK_CHOICES),
+        metadata={"description": "The period: 4, 12 (default), 26 or 52 weeks."},
+    )
     service_code = fields.String(validate=validate.Length(min=1, max=64))
     lang = fields.String(validate=validate.OneOf(["fr", "en"]))
 

@@ -33,22 +33,34 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from backend.db import utcnow
-from backend.models import Feedback, Report, ReportUpdate, Service, StaffUser
+from backend.models import (
+    DashboardSnapshot,
+    Feedback,
+    Report,
+    ReportUpdate,
+    Service,
+    StaffUser,
+)
 from backend.services.access import service_scope
 from backend.services.workflow import FIXED_STATUSES, OPEN_STATUSES
 
 __all__ = [
     "CSV_FIELDS",
     "DEFAULT_WEEKS",
+    "WEEK_CHOICES",
     "Figures",
     "compute",
     "csv_rows",
     "for_staff",
+    "from_json",
+    "refresh",
+    "to_json",
     "spreadsheet_safe",
 ]
 
 DEFAULT_WEEKS = 12
-MAX_WEEKS = 104
+# The periods the dashboard offers, each stored by the scheduled job.
+WEEK_CHOICES = (4, 12, 26, 52)
 _FIXED = sorted(str(s) for s in FIXED_STATUSES)
 _OPEN = sorted(str(s) for s in OPEN_STATUSES)
 _COUNTS = (
@@ -407,6 +419,54 @@ def csv_rows(view: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def to_json(figures: Figures) -> dict[str, Any]:
+    """``figures`` as a JSON document (tuple keys become lists)."""
+    return {
+        "computed_at": figures.computed_at.isoformat(),
+        "week_starts": [w.isoformat() for w in figures.week_starts],
+        "groups": [[list(k), v] for k, v in figures.groups.items()],
+        "weekly": [[list(k), v] for k, v in figures.weekly.items()],
+        "fix_hours": [[list(k), list(v.items())] for k, v in figures.fix_hours.items()],
+    }
+
+
+def from_json(data: Mapping[str, Any]) -> Figures:
+    """The figures of a JSON document written by :func:`to_json`."""
+    return Figures(
+        computed_at=datetime.fromisoformat(data["computed_at"]),
+        week_starts=[datetime.fromisoformat(w) for w in data["week_starts"]],
+        groups={(k[0], k[1]): dict(v) for k, v in data["groups"]},
+        weekly={(k[0], k[1], int(k[2])): dict(v) for k, v in data["weekly"]},
+        fix_hours={(k[0], k[1]): {int(h): int(n) for h, n in v} for k, v in data["fix_hours"]},
+    )
+
+
+def refresh(
+    *, session: Session, periods: Iterable[int] = WEEK_CHOICES, now: datetime | None = None
+) -> list[DashboardSnapshot]:
+    """Compute the figures of each period and store them (``dashboard_snapshot``); commits.
+
+    The scheduled job ``workers.jobs.refresh_dashboard`` calls it every few minutes.
+    """
+    now = now or utcnow()
+    stored = []
+    for weeks in periods:
+        figures = compute(session=session, weeks=weeks, now=now)
+        row = session.get(DashboardSnapshot, weeks) or DashboardSnapshot(
+            weeks=weeks, computed_at=now, data={}
+        )
+        row.computed_at, row.data = figures.computed_at, to_json(figures)
+        session.add(row)
+        session.commit()
+        stored.append(row)
+    return stored
+
+
 def cached(*, session: Session, weeks: int = DEFAULT_WEEKS) -> Figures:
-    """The figures the pages and the API show (computed live; see docs/BENCHMARKS.md)."""
-    return compute(session=session, weeks=weeks)
+    """The stored figures of the period (the job's last run); computed and stored now when
+    there are none yet (a new database, before the job's first run)."""
+    row = session.get(DashboardSnapshot, weeks)
+    if row is not None:
+        return from_json(row.data)
+    [stored] = refresh(session=session, periods=[weeks])
+    return from_json(stored.data)

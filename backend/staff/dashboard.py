@@ -25,6 +25,7 @@ from backend.staff.pages import (
     staff_page_required,
     translated,
 )
+from backend.staff.triage import _when
 
 bp = Blueprint("staff_dashboard", __name__, url_prefix="/staff", template_folder="templates")
 
@@ -64,6 +65,7 @@ TEXT: dict[str, Message] = {
         "reports fixed in the period that went back to an open status afterwards."
     ),
     "none": N_("No figure for these services yet."),
+    "computed": N_("Figures computed at {time}; they are refreshed every 5 minutes."),
 }
 
 
@@ -78,8 +80,9 @@ def _error(error: HTTPException) -> tuple[str, int]:
 
 
 def _args() -> tuple[int, str | None]:
-    weeks = request.args.get("weeks", dashboard.DEFAULT_WEEKS, type=int) or dashboard.DEFAULT_WEEKS
-    weeks = min(max(weeks, 1), dashboard.MAX_WEEKS)
+    weeks = request.args.get("weeks", dashboard.DEFAULT_WEEKS, type=int)
+    if weeks not in dashboard.WEEK_CHOICES:
+        weeks = dashboard.DEFAULT_WEEKS
     code = request.args.get("service_code") or None
     scope = service_scope(current_staff(), db.session)
     if code is not None and scope is not None and code not in scope:
@@ -104,12 +107,15 @@ def index() -> str:
     services = [s for s in list_services(session=db.session) if scope is None or s.code in scope]
     text = translated(TEXT, lang)
     text["intro"] = text["intro"].format(weeks=weeks)
+    view = _view(weeks, code, lang)
+    text["computed"] = text["computed"].format(time=_when(view["computed_at"], lang))
     query = {k: v for k, v in request.args.items() if k in ("weeks", "service_code", "lang")}
     return render_staff(
         "staff/dashboard.html",
         d=text,
-        view=_view(weeks, code, lang),
+        view=view,
         weeks=weeks,
+        week_choices=dashboard.WEEK_CHOICES,
         service_code=code,
         services=[(s.code, s.name(lang)) for s in services],
         query=query,

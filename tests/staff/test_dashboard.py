@@ -14,7 +14,15 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from backend.db import utcnow
-from backend.models import AuditLog, Feedback, Report, ReportUpdate, Service, StaffUser
+from backend.models import (
+    AuditLog,
+    DashboardSnapshot,
+    Feedback,
+    Report,
+    ReportUpdate,
+    Service,
+    StaffUser,
+)
 from tests.staff.conftest import login
 from tests.staff.triage_data import make_report, token_for
 
@@ -86,9 +94,9 @@ def test_the_api_gives_the_exact_figures_per_service_within_the_supervisors_depa
     assert row_of(everything, "graffiti")["backlog"] == 1
     assert row_of(everything, "graffiti")["service_name"] == "Graffiti"
     assert everything["total"]["backlog"] == 3
-    one_week = client.get("/api/v1/staff/dashboard?weeks=1", headers=analyst).get_json()
-    assert len(one_week["weeks"]) == 1
-    bad = client.get("/api/v1/staff/dashboard?weeks=0", headers=analyst)
+    four = client.get("/api/v1/staff/dashboard?weeks=4", headers=analyst).get_json()
+    assert len(four["weeks"]) == 4
+    bad = client.get("/api/v1/staff/dashboard?weeks=5", headers=analyst)
     assert bad.status_code == 422
     other = client.get("/api/v1/staff/dashboard?service_code=graffiti", headers=headers)
     assert other.status_code == 404
@@ -160,3 +168,22 @@ def test_percentiles_of_counted_hours_match_the_standard_librarys() -> None:
         assert _percentile(counts, 0.9) == pytest.approx(cuts[8])
         assert _percentile(counts, 0.5) == pytest.approx(statistics.median(values))
     assert _percentile({}, 0.5) is None
+
+
+def test_the_figures_are_the_stored_ones_until_the_scheduled_job_refreshes_them(
+    client: FlaskClient, session: Session, known: dict[str, Report]
+) -> None:
+    from workers.jobs import refresh_dashboard
+
+    analyst = token_for(session, "analyste@marseille.fr", "analyst")
+
+    def backlog() -> int:
+        view = client.get("/api/v1/staff/dashboard", headers=analyst).get_json()
+        return int(view["total"]["backlog"])
+
+    assert backlog() == 3  # none stored yet: computed, then stored
+    make_report(session, created=utcnow() - timedelta(hours=1))
+    assert backlog() == 3  # the stored figures, at most 5 minutes old
+    assert refresh_dashboard() == 4  # one row per period offered
+    assert backlog() == 4
+    assert {s.weeks for s in session.exec(select(DashboardSnapshot))} == {4, 12, 26, 52}

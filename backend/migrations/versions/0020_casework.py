@@ -1,10 +1,11 @@
-"""report_note, response_template, report.duplicate_of_id: staff case work
+"""report_note, response_template, dashboard_snapshot, report.duplicate_of_id: case work
 
 Revision ID: 0020
 Revises: 0014
 
 Internal notes (never public), the admins' response templates per service and status, and
-the link of a merged duplicate to the report it was merged into. The new status ``waiting``
+the link of a merged duplicate to the report it was merged into, and the dashboard's figures
+as the scheduled job stores them. The new status ``waiting``
 needs no schema change (``report.status`` is a string checked by the workflow).
 """
 
@@ -53,17 +54,31 @@ def upgrade() -> None:
         sa.UniqueConstraint("service_code", "status", "title", name="uq_response_template"),
     )
     op.create_index("ix_response_template_service_code", "response_template", ["service_code"])
+    op.create_table(
+        "dashboard_snapshot",
+        sa.Column("weeks", sa.Integer(), nullable=False),
+        sa.Column("computed_at", backend.db.UTCDateTime(), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("weeks"),
+    )
     # A plain indexed column, no foreign key: SQLite cannot add one to a table without copying
     # it, and dropping the old copy would cascade to every report's history. The merge
     # service (backend.services.merge) is the only writer, and only names existing reports.
     op.add_column("report", sa.Column("duplicate_of_id", sa.Integer(), nullable=True))
     op.create_index("ix_report_duplicate_of_id", "report", ["duplicate_of_id"])
+    op.create_index(
+        "ix_report_map",
+        "report",
+        ["status", "lat", "lon", "needs_triage", "service_code", "id"],
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_index("ix_report_map", table_name="report")
     op.drop_index("ix_report_duplicate_of_id", table_name="report")
     op.drop_column("report", "duplicate_of_id")
+    op.drop_table("dashboard_snapshot")
     op.drop_index("ix_response_template_service_code", table_name="response_template")
     op.drop_table("response_template")
     op.drop_index("ix_report_note_report_created", table_name="report_note")
