@@ -196,11 +196,15 @@ def purge_contacts() -> int:
 
 
 def refresh_dashboard() -> int:
-    """Recompute and store the services' dashboard of every period (every 5 minutes)."""
+    """Recompute and store the staff figures: the dashboard of every period and the map's
+    grid of open reports (every 5 minutes); how many rows were stored."""
     from backend.services.dashboard import refresh
+    from backend.services.queue_map import refresh_grid
 
     with job_session() as session:
-        return len(refresh(session=session))
+        stored = len(refresh(session=session))
+        refresh_grid(session=session)
+        return stored + 1
 
 
 def detect_signals(as_of: str | None = None) -> dict[str, Any]:

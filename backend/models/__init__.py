@@ -14,7 +14,7 @@ from backend.models.apikey import (
     ServiceAttribute,
 )
 from backend.models.area import Area
-from backend.models.casework import DashboardSnapshot, ReportNote, ResponseTemplate
+from backend.models.casework import ReportNote, ResponseTemplate, StaffSnapshot
 from backend.models.contact import Contact
 from backend.models.event import Event, EventResource
 from backend.models.feedback import Feedback
@@ -42,7 +42,6 @@ __all__ = [
     "CategoryCorrection",
     "AuditLog",
     "Contact",
-    "DashboardSnapshot",
     "Event",
     "EventResource",
     "ExternalUpdate",
@@ -64,6 +63,7 @@ __all__ = [
     "Signal",
     "SignalKind",
     "SignalStatus",
+    "StaffSnapshot",
     "StaffToken",
     "StaffUser",
     "Street",

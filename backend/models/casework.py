@@ -52,16 +52,17 @@ class ResponseTemplate(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class DashboardSnapshot(SQLModel, table=True):
-    """The services' dashboard figures of one period, as the scheduled job computed them.
+class StaffSnapshot(SQLModel, table=True):
+    """Figures of the staff pages as the scheduled job computed them, by name: the dashboard
+    of each period (``dashboard-12``...) and the map's grid of open reports (``map-open``).
 
-    At a million reports the figures take seconds to compute (docs/BENCHMARKS.md): the pages
-    and the API read this row, which ``workers.jobs.refresh_dashboard`` rewrites every few
-    minutes (``backend.services.dashboard``).
+    At a million reports they take seconds to compute (docs/BENCHMARKS.md): the pages and the
+    API read these rows, which ``workers.jobs.refresh_dashboard`` rewrites every few minutes
+    (``backend.services.dashboard``, ``backend.services.queue_map``).
     """
 
-    __tablename__ = "dashboard_snapshot"
+    __tablename__ = "staff_snapshot"
 
-    weeks: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    name: str = Field(primary_key=True, max_length=32)
     computed_at: datetime = Field(sa_type=UTCDateTime)
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

@@ -188,3 +188,7 @@ class MapSchema(ma.Schema):
     features = fields.List(fields.Dict())
     cell_degrees = fields.Float()
     truncated = fields.Boolean()
+    computed_at = fields.String(
+        allow_none=True,
+        metadata={"description": "Zoomed out over open reports: when the grid was stored."},
+    )

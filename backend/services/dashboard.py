@@ -34,11 +34,11 @@ from sqlmodel import Session, col
 
 from backend.db import utcnow
 from backend.models import (
-    DashboardSnapshot,
     Feedback,
     Report,
     ReportUpdate,
     Service,
+    StaffSnapshot,
     StaffUser,
 )
 from backend.services.access import service_scope
@@ -441,10 +441,15 @@ def from_json(data: Mapping[str, Any]) -> Figures:
     )
 
 
+def snapshot_name(weeks: int) -> str:
+    """The name of a period's stored figures (``staff_snapshot``)."""
+    return f"dashboard-{weeks}"
+
+
 def refresh(
     *, session: Session, periods: Iterable[int] = WEEK_CHOICES, now: datetime | None = None
-) -> list[DashboardSnapshot]:
-    """Compute the figures of each period and store them (``dashboard_snapshot``); commits.
+) -> list[StaffSnapshot]:
+    """Compute the figures of each period and store them (``staff_snapshot``); commits.
 
     The scheduled job ``workers.jobs.refresh_dashboard`` calls it every few minutes.
     """
@@ -452,9 +457,8 @@ def refresh(
     stored = []
     for weeks in periods:
         figures = compute(session=session, weeks=weeks, now=now)
-        row = session.get(DashboardSnapshot, weeks) or DashboardSnapshot(
-            weeks=weeks, computed_at=now, data={}
-        )
+        name = snapshot_name(weeks)
+        row = session.get(StaffSnapshot, name) or StaffSnapshot(name=name, computed_at=now, data={})
         row.computed_at, row.data = figures.computed_at, to_json(figures)
         session.add(row)
         session.commit()
@@ -465,7 +469,7 @@ def refresh(
 def cached(*, session: Session, weeks: int = DEFAULT_WEEKS) -> Figures:
     """The stored figures of the period (the job's last run); computed and stored now when
     there are none yet (a new database, before the job's first run)."""
-    row = session.get(DashboardSnapshot, weeks)
+    row = session.get(StaffSnapshot, snapshot_name(weeks))
     if row is not None:
         return from_json(row.data)
     [stored] = refresh(session=session, periods=[weeks])

@@ -94,3 +94,25 @@ def test_map_roles_pages_and_api(
     login(client, "analyste2@marseille.fr")
     assert client.get("/staff/map").status_code == 403
     assert client.get("/staff/map/data").status_code == 403
+
+
+def test_zoomed_out_the_map_reads_the_stored_grid_zoomed_in_the_database(
+    client: FlaskClient, session: Session, make_staff: Callable[..., StaffUser]
+) -> None:
+    from workers.jobs import refresh_dashboard
+
+    make_report(session)
+    make_staff(AGENT, "agent", service_codes=["traffic_signal"])
+    login(client, AGENT)
+
+    def total(zoom: int) -> int:
+        return sum(f["properties"]["count"] for f in features(client, "/staff/map/data", zoom=zoom))
+
+    assert total(12) == 1  # no grid stored yet: computed, then stored
+    make_report(session, lat=north(500))
+    assert total(12) == 1  # the stored grid, at most 5 minutes old
+    assert total(16) == 2  # zoomed in: the database, now
+    refresh_dashboard()
+    assert total(12) == 2
+    stored = client.get("/staff/map/data", query_string={**BOX, "zoom": 12}).get_json()
+    assert stored["computed_at"] is not None

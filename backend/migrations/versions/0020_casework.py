@@ -1,11 +1,11 @@
-"""report_note, response_template, dashboard_snapshot, report.duplicate_of_id: case work
+"""report_note, response_template, staff_snapshot, report.duplicate_of_id: case work
 
 Revision ID: 0020
 Revises: 0014
 
 Internal notes (never public), the admins' response templates per service and status, and
-the link of a merged duplicate to the report it was merged into, and the dashboard's figures
-as the scheduled job stores them. The new status ``waiting``
+the link of a merged duplicate to the report it was merged into, and the staff pages' figures
+as the scheduled job stores them (the dashboard, the map's grid). The new status ``waiting``
 needs no schema change (``report.status`` is a string checked by the workflow).
 """
 
@@ -55,11 +55,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_response_template_service_code", "response_template", ["service_code"])
     op.create_table(
-        "dashboard_snapshot",
-        sa.Column("weeks", sa.Integer(), nullable=False),
+        "staff_snapshot",
+        sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("computed_at", backend.db.UTCDateTime(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("weeks"),
+        sa.PrimaryKeyConstraint("name"),
     )
     # A plain indexed column, no foreign key: SQLite cannot add one to a table without copying
     # it, and dropping the old copy would cascade to every report's history. The merge
@@ -78,7 +78,7 @@ def downgrade() -> None:
     op.drop_index("ix_report_map", table_name="report")
     op.drop_index("ix_report_duplicate_of_id", table_name="report")
     op.drop_column("report", "duplicate_of_id")
-    op.drop_table("dashboard_snapshot")
+    op.drop_table("staff_snapshot")
     op.drop_index("ix_response_template_service_code", table_name="response_template")
     op.drop_table("response_template")
     op.drop_index("ix_report_note_report_created", table_name="report_note")
