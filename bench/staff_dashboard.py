@@ -152,12 +152,18 @@ def main() -> None:
                     "supervisor": issue_token(session=session, staff=supervisor),
                 }
             from backend.services.dashboard import refresh
+            from backend.services.queue_map import refresh_grid
 
-            # What the scheduled job does every 5 minutes (every period offered).
+            # What the scheduled job does every 5 minutes (every period offered, the map grid).
             with db.new_session() as session:
                 started = time.perf_counter()
                 refresh(session=session)
-                print(f"refresh job (4 periods): {time.perf_counter() - started:.1f} s")
+                middle = time.perf_counter()
+                refresh_grid(session=session)
+                print(
+                    f"refresh job: dashboard (4 periods) {middle - started:.1f} s, "
+                    f"map grid {time.perf_counter() - middle:.1f} s"
+                )
         client = app.test_client()
 
         def api(path: str, who: str) -> Callable[[], Any]:
@@ -190,6 +196,7 @@ def main() -> None:
 
         city = "south=43.19&west=5.28&north=43.40&east=5.52"
         quartier = "south=43.285&west=5.37&north=43.30&east=5.395"
+        district = "south=43.25&west=5.34&north=43.34&east=5.44"
         cases = [
             ("API dashboard, analyst (all services)", api("/api/v1/staff/dashboard", "analyst")),
             ("API dashboard, supervisor (roads)", api("/api/v1/staff/dashboard", "supervisor")),
@@ -198,6 +205,10 @@ def main() -> None:
             (
                 "API map, city, zoom 12, open reports",
                 api(f"/api/v1/staff/map?{city}&zoom=12&needs_triage=false", "supervisor"),
+            ),
+            (
+                "API map, a quarter of the city, zoom 13, open reports",
+                api(f"/api/v1/staff/map?{district}&zoom=13&needs_triage=false", "supervisor"),
             ),
             (
                 "API map, quartier, zoom 16, open reports",

@@ -31,7 +31,7 @@ __all__ = ["COARSE_ZOOM", "MAX_CELLS", "Box", "cell_degrees", "queue_map", "refr
 
 MAX_CELLS = 2000
 MIN_ZOOM, MAX_ZOOM = 8, 19
-COARSE_ZOOM = 13
+COARSE_ZOOM = 12
 GRID_SNAPSHOT = "map-open"
 
 
