@@ -122,6 +122,7 @@ class Unmerge(MethodView):
     @blp.response(200, CaseworkSchema)
     @blp.alt_response(404, description="No such report, or outside your services")
     @blp.alt_response(409, description="This report was not merged")
+    @blp.alt_response(413, description="Body larger than allowed")
     def post(self, report_id: int) -> dict[str, Any]:
         """Status, followers and photo come back (audited: ``report.unmerged``)."""
         report = _report(report_id)
