@@ -69,6 +69,7 @@ MERGE_ERRORS: dict[str, Message] = {
     "not_merged": N_("This report was not merged into another one."),
     "note_empty": N_("An internal note cannot be empty."),
     "note_long": N_("An internal note is limited to 4,000 characters."),
+    "no_template": N_("No template has this number."),
 }
 
 
@@ -235,7 +236,9 @@ def edit_template(template_id: int) -> BaseResponse | tuple[str, int]:
     """One template in the form, to change it."""
     editing = response_templates.get_template(session=db.session, template_id=template_id)
     if editing is None:
-        return _not_found(staff_language())
+        lang = staff_language()
+        message = translated(MERGE_ERRORS, lang)["no_template"]
+        return render_staff("staff/error.html", code=404, message=message), 404
     if request.method == "POST":
         return _save(editing)
     return _templates_page(editing=editing)

@@ -184,6 +184,8 @@ def test_an_admin_writes_a_template_and_unknown_placeholders_are_refused(
     assert edited.status_code == 302
     assert [a.action for a in audits(session, "template.created")] == ["template.created"]
     assert len(audits(session, "template.updated")) == 1
+    missing = client.get("/staff/templates/999999")
+    assert missing.status_code == 404 and "Aucun modèle" in missing.get_data(as_text=True)
 
 
 def test_templates_through_the_api_are_for_admins(client: FlaskClient, session: Session) -> None:
