@@ -17,6 +17,7 @@ from shapely.geometry import Point, shape
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
+from backend.demo_casework import add_casework_demo
 from backend.models import Area, Report, ReportStatus, ReportUpdate
 from backend.services.catalogue import DEFAULT_SERVICES
 
@@ -320,12 +321,13 @@ def generate_demo(
         if progress is not None:
             progress(1)
     session.commit()
+    casework = add_casework_demo(session=session, rng=rng)
     open_now = session.exec(
         select(Report.id).where(col(Report.source) == "demo", col(Report.closed_at).is_(None))
     ).all()
     lines = [
         f"{count} demo reports over {days} days: {fixed} fixed, {len(open_now)} still open "
-        f"(seed {seed})."
+        f"(seed {seed}); {casework}."
     ]
     for step in demo_steps():
         lines.append(step(session=session, seed=seed, days=days, now=now))

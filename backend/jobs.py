@@ -48,6 +48,7 @@ PUBLISH_AGGREGATES = Job("workers.jobs.publish_aggregates", DEFAULT)
 REBUILD_AGGREGATES = Job("workers.jobs.rebuild_aggregates", DEFAULT)
 RETRAIN_CLASSIFIER = Job("workers.jobs.retrain_classifier", DEFAULT)
 PROFILE_EVENTS = Job("workers.jobs.profile_events", SIGNALS)
+REFRESH_DASHBOARD = Job("workers.jobs.refresh_dashboard", DEFAULT)
 
 ALL_JOBS = (
     PROCESS_REPORT,
@@ -67,4 +68,5 @@ ALL_JOBS = (
     RETRAIN_CLASSIFIER,
     PROFILE_EVENT,
     PROFILE_EVENTS,
+    REFRESH_DASHBOARD,
 )

@@ -9,6 +9,7 @@ from backend.jobs import (
     PUBLISH_AGGREGATES,
     PURGE_CONTACTS,
     REBUILD_AGGREGATES,
+    REFRESH_DASHBOARD,
     RETRAIN_CLASSIFIER,
 )
 from workers import jobs
@@ -31,6 +32,11 @@ cron.register(
     queue_name=REBUILD_AGGREGATES.queue,
     cron="45 2 * * *",
     job_timeout=3600,
+)
+# The staff dashboard's figures: seconds of grouped queries at a million reports, so computed
+# here and stored; the pages and the API read the stored ones (at most 5 minutes old).
+cron.register(
+    jobs.refresh_dashboard, queue_name=REFRESH_DASHBOARD.queue, interval=300, job_timeout=600
 )
 # The classifier learns from the week's triage corrections (Sunday night; a few minutes of
 # training, skipped when there is no new correction; promoted only if macro-F1 does not drop).

@@ -213,6 +213,18 @@ def purge_contacts() -> int:
         return purge_expired_contacts(session=session, retention=timedelta(days=days), now=utcnow())
 
 
+def refresh_dashboard() -> int:
+    """Recompute and store the staff figures: the dashboard of every period and the map's
+    grid of open reports (every 5 minutes); how many rows were stored."""
+    from backend.services.dashboard import refresh
+    from backend.services.queue_map import refresh_grid
+
+    with job_session() as session:
+        stored = len(refresh(session=session))
+        refresh_grid(session=session)
+        return stored + 1
+
+
 def detect_signals(as_of: str | None = None) -> dict[str, Any]:
     """Run the daily weak-signal detection for ``as_of`` (YYYY-MM-DD; default yesterday)."""
     from datetime import date

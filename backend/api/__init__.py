@@ -34,6 +34,9 @@ def register_api(app: Flask, api: Api) -> None:
     from backend.api import triage
 
     api.register_blueprint(triage.blp)
+    from backend.api import casework
+
+    api.register_blueprint(casework.blp)
     from backend.api import signals
 
     api.register_blueprint(signals.blp)

@@ -162,7 +162,7 @@ class ReportStatusChange(MethodView):
                 staff=current_staff(),
             )
         except triage.StatusChangeError as exc:
-            if exc.reason == "transition":
+            if exc.reason in ("transition", "merged"):
                 fail(409, str(exc))
             fail(422, str(exc), errors={"json": {"public_note": [str(exc)]}})
         if update.public_note and update.id is not None:

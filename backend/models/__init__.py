@@ -14,6 +14,7 @@ from backend.models.apikey import (
     ServiceAttribute,
 )
 from backend.models.area import Area
+from backend.models.casework import ReportNote, ResponseTemplate, StaffSnapshot
 from backend.models.contact import Contact
 from backend.models.event import Event, EventResource
 from backend.models.event_profile import EventProfile
@@ -55,14 +56,17 @@ __all__ = [
     "Report",
     "ReportAddition",
     "ReportIncidentLink",
+    "ReportNote",
     "ReportStatus",
     "ReportUpdate",
+    "ResponseTemplate",
     "Role",
     "Service",
     "ServiceAttribute",
     "Signal",
     "SignalKind",
     "SignalStatus",
+    "StaffSnapshot",
     "StaffToken",
     "StaffUser",
     "Street",

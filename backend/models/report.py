@@ -18,6 +18,8 @@ class ReportStatus(StrEnum):
     RECEIVED = "received"
     OPEN = "open"
     IN_PROGRESS = "in_progress"
+    # Staff asked the resident for more information and wait for the answer.
+    WAITING = "waiting"
     FIXED = "fixed"
     CLOSED = "closed"
     REJECTED = "rejected"
@@ -32,6 +34,9 @@ class Report(SQLModel, table=True):
         Index("ix_report_service_created", "service_code", "created_at"),
         Index("ix_report_area_created", "area_code", "created_at"),
         Index("ix_report_source_external", "source", "external_id", unique=True),
+        # The staff map of the queue (backend.services.queue_map): an index-only scan of the
+        # open reports of a box (migration 0020; docs/BENCHMARKS.md).
+        Index("ix_report_map", "status", "lat", "lon", "needs_triage", "service_code", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -65,6 +70,9 @@ class Report(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A duplicate merged into another report (backend.services.merge): the one to follow.
+    # No foreign key (migration 0020 says why); only the merge service writes it.
+    duplicate_of_id: int | None = Field(default=None, index=True)
 
 
 class ReportUpdate(SQLModel, table=True):

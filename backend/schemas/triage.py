@@ -26,7 +26,8 @@ class TriageQueryArgsSchema(ma.Schema):
     status = fields.String(
         validate=validate.OneOf(STATUSES),
         metadata={
-            "description": "One status; by default the open ones (received, open, in_progress)."
+            "description": "One status; by default the open ones "
+            "(received, open, in_progress, waiting)."
         },
     )
     lang = fields.String(

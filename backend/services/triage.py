@@ -350,6 +350,11 @@ def change_status(
     current = report.status
     if target == current:
         raise StatusChangeError("transition", f"The report is already '{current}'.")
+    if current == ReportStatus.DUPLICATE and report.duplicate_of_id is not None:
+        # Its followers and photo went to the other report: only un-merging brings them back.
+        raise StatusChangeError(
+            "merged", "The report was merged into another one: un-merge it to reopen it."
+        )
     allowed = TRANSITIONS.get(current, frozenset())
     if target not in allowed:
         if target == ReportStatus.RECEIVED:

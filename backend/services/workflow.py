@@ -13,6 +13,7 @@ from backend.models.report import ReportStatus
 
 __all__ = [
     "ANSWERABLE",
+    "ASK_RESIDENT",
     "CLOSED_STATUSES",
     "DETECTION_EXCLUDED",
     "FIXED_STATUSES",
@@ -34,7 +35,12 @@ OPEN_STATUSES: tuple[str, ...] = (
     ReportStatus.RECEIVED,
     ReportStatus.OPEN,
     ReportStatus.IN_PROGRESS,
+    ReportStatus.WAITING,
 )
+
+# "Ask the resident for more information": the status whose public note is the question, e-mailed
+# to the resident by the notifications on every status change (``reports.set_status``).
+ASK_RESIDENT = ReportStatus.WAITING
 
 # Done, for the city: Open311 says ``closed``; the report gets its ``closed_at``.
 CLOSED_STATUSES = frozenset(
@@ -61,16 +67,39 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         {
             ReportStatus.OPEN,
             ReportStatus.IN_PROGRESS,
+            ReportStatus.WAITING,
             ReportStatus.FIXED,
             ReportStatus.CLOSED,
             ReportStatus.REJECTED,
         }
     ),
     ReportStatus.OPEN: frozenset(
-        {ReportStatus.IN_PROGRESS, ReportStatus.FIXED, ReportStatus.CLOSED, ReportStatus.REJECTED}
+        {
+            ReportStatus.IN_PROGRESS,
+            ReportStatus.WAITING,
+            ReportStatus.FIXED,
+            ReportStatus.CLOSED,
+            ReportStatus.REJECTED,
+        }
     ),
     ReportStatus.IN_PROGRESS: frozenset(
-        {ReportStatus.OPEN, ReportStatus.FIXED, ReportStatus.CLOSED, ReportStatus.REJECTED}
+        {
+            ReportStatus.OPEN,
+            ReportStatus.WAITING,
+            ReportStatus.FIXED,
+            ReportStatus.CLOSED,
+            ReportStatus.REJECTED,
+        }
+    ),
+    # The resident answered (or did not): back to work, or closed.
+    ReportStatus.WAITING: frozenset(
+        {
+            ReportStatus.OPEN,
+            ReportStatus.IN_PROGRESS,
+            ReportStatus.FIXED,
+            ReportStatus.CLOSED,
+            ReportStatus.REJECTED,
+        }
     ),
     ReportStatus.FIXED: frozenset(
         {ReportStatus.OPEN, ReportStatus.IN_PROGRESS, ReportStatus.CLOSED}
@@ -79,8 +108,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     ReportStatus.REJECTED: frozenset({ReportStatus.OPEN}),
     ReportStatus.DUPLICATE: frozenset({ReportStatus.OPEN}),
 }
-# Statuses whose public note is required: a resident told "rejected" deserves a reason.
-NOTE_REQUIRED = frozenset({ReportStatus.REJECTED})
+# Statuses whose public note is required: a resident told "rejected" deserves a reason, one
+# asked for more information needs the question.
+NOTE_REQUIRED = frozenset({ReportStatus.REJECTED, ReportStatus.WAITING})
 
 
 def is_closed(status: str) -> bool:
@@ -98,6 +128,8 @@ UPDATE_STATUS_OUT: dict[str, str] = {
     ReportStatus.RECEIVED: "open",
     ReportStatus.OPEN: "open",
     ReportStatus.IN_PROGRESS: "in_progress",
+    # The extension has no "waiting for the citizen": the city is still investigating.
+    ReportStatus.WAITING: "investigating",
     ReportStatus.FIXED: "fixed",
     ReportStatus.CLOSED: "closed",
     ReportStatus.REJECTED: "no_further_action",

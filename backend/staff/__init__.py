@@ -37,7 +37,10 @@ class PageSessionInterface(SecureCookieSessionInterface):
 
 def register_staff_pages(app: Flask) -> None:
     """Bind CSRF protection, harden the session cookie and mount the ``/staff`` blueprint."""
+    from backend.staff.casework import bp as casework_bp
+    from backend.staff.dashboard import bp as dashboard_bp
     from backend.staff.questionnaires import bp as questionnaires_bp
+    from backend.staff.queue_map import bp as map_bp
     from backend.staff.triage import bp as triage_bp
     from backend.staff.views import bp
 
@@ -55,3 +58,6 @@ def register_staff_pages(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(triage_bp)
     app.register_blueprint(questionnaires_bp)
+    app.register_blueprint(casework_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(map_bp)

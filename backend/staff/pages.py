@@ -103,6 +103,9 @@ TEXT: dict[str, Message] = {
     "signals_page": N_("Weak signals: map and table"),
     "events_page": N_("Events: the calendar, places and resources deployed"),
     "questionnaires_page": N_("Questionnaires: residents' answers and reopenings, per service"),
+    "map_page": N_("Map of the queue"),
+    "dashboard_page": N_("Dashboard: backlog, time to fix, overdue, satisfaction"),
+    "templates_page": N_("Response templates per service and status"),
 }
 
 ROLE_NAMES: dict[str, str] = {

@@ -20,13 +20,14 @@ from backend.api.reports import contact_cipher
 from backend.auth import current_staff
 from backend.extensions import db, redis_conn
 from backend.models import Report
-from backend.services import public_notes, triage
+from backend.services import public_notes, response_templates, triage
 from backend.services.access import can_read_contacts, service_scope
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
 from backend.services.reading import mark_read
 from backend.services.workflow import STATUSES
 from backend.staff import report_view
+from backend.staff.casework_view import casework_view
 from backend.staff.pages import (
     N_,
     NP_,
@@ -145,6 +146,35 @@ TEXT: dict[str, Message] = {
     "satisfaction": N_("Satisfaction"),
     "comment": N_("Comment (never published)"),
     "no_answer": N_("No answer yet (the questionnaire opens once the report is fixed)."),
+    "notes": N_("Internal notes"),
+    "notes_help": N_("For the city's staff only: never shown to the resident nor published."),
+    "no_notes": N_("No internal note."),
+    "add_note": N_("Add the note"),
+    "saved_note": N_("Internal note added."),
+    "templates": N_("Answer with a template"),
+    "templates_help": N_(
+        "One click sets the status and sends the text as the public note, in the report's language."
+    ),
+    "use_template": N_("Send"),
+    "duplicates": N_("Likely duplicates"),
+    "duplicates_help": N_(
+        "Same category, within 150 m and 14 days; score = 0.4 × nearness + 0.3 × closeness "
+        "in time + 0.3 × similarity of the words."
+    ),
+    "no_duplicates": N_("No likely duplicate."),
+    "score": N_("Score"),
+    "similarity": N_("words in common"),
+    "merge_here": N_("Merge it into this report"),
+    "saved_merged": N_("Reports merged: the other one is closed as a duplicate of this one."),
+    "saved_unmerged": N_("Merge undone: both reports are back on their own."),
+    "merged_reports": N_("Reports merged into this one"),
+    "merged_into": N_("This report was merged into report"),
+    "unmerge": N_("Undo the merge"),
+    "photos": N_("Photos"),
+    "photo_of": N_("Photo of report"),
+    "nearby": N_("Nearby reports (300 m, 60 days)"),
+    "no_nearby": N_("No other report nearby."),
+    "days_apart": N_("days apart"),
 }
 
 STATUS_NAMES: dict[str, Message] = {
@@ -155,6 +185,7 @@ STATUS_NAMES: dict[str, Message] = {
     "closed": NP_("report status", "closed"),
     "rejected": NP_("report status", "rejected"),
     "duplicate": NP_("report status", "duplicate"),
+    "waiting": NP_("report status", "waiting for the resident"),
 }
 
 # The worst injury of an accident (BAAC), as linking counts it.
@@ -184,6 +215,11 @@ ERRORS: dict[str, str] = {
     "note_required": N_("A public note is required for a rejection: say why."),
     "note_too_long": N_("The public note is limited to 2,000 characters."),
     "unknown_status": N_("Unknown status."),
+    "question_required": N_(
+        "Write the question to the resident: it is the public note they receive."
+    ),
+    "merged": N_("This report was merged into another one: un-merge it to reopen it."),
+    "unknown_template": N_("This template cannot be used on this report."),
 }
 
 
@@ -304,6 +340,7 @@ def _detail_page(
         render_staff(
             "staff/report.html",
             r=view,
+            cw=casework_view(session=db.session, report=report, staff=current_staff(), lang=lang),
             services=[(s.code, s.name(lang)) for s in list_services(session=db.session)],
             error=error,
             saved=request.args.get("saved"),
@@ -362,6 +399,8 @@ def correct_category(report_id: int) -> BaseResponse | tuple[str, int]:
 
 def _status_error(exc: triage.StatusChangeError, status: str, current: str, lang: str) -> str:
     errors = translated(ERRORS, lang)
+    if exc.reason == "note_required" and status == "waiting":
+        return errors["question_required"]
     if exc.reason != "transition":
         return errors.get(exc.reason, str(exc))
     if status == current:
@@ -380,6 +419,25 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
     if found is None:
         return _not_found(lang)
     status = request.form.get("status", "")
+    note = request.form.get("public_note")
+    template_id = request.form.get("template_id", type=int)
+    if template_id is not None:
+        # One click on a template: its status, and its text filled in, in the report's language.
+        usable = {
+            t.id: t for t in response_templates.templates_for(session=db.session, report=found)
+        }
+        template = usable.get(template_id)
+        if template is None:
+            return _detail_page(
+                found, error=translated(ERRORS, lang)["unknown_template"], status=422
+            )
+        status = template.status
+        note = response_templates.render_for(
+            session=db.session,
+            template=template,
+            report=found,
+            lang="en" if found.language == "en" else "fr",
+        )
     if status not in STATUSES:
         return _detail_page(found, error=translated(ERRORS, lang)["unknown_status"], status=422)
     current = found.status
@@ -388,11 +446,11 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
             session=db.session,
             report=found,
             status=status,
-            public_note=request.form.get("public_note"),
+            public_note=note,
             staff=current_staff(),
         )
     except triage.StatusChangeError as exc:
-        code = 409 if exc.reason == "transition" else 422
+        code = 409 if exc.reason in ("transition", "merged") else 422
         return _detail_page(found, error=_status_error(exc, status, current, lang), status=code)
     if update.public_note and update.id is not None:
         # The report page then shows the note as published and what was removed from it.

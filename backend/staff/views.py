@@ -163,20 +163,29 @@ def home() -> str:
 # The pages of each role (each page checks the role itself): endpoint, text key.
 QUESTIONNAIRES = ("staff_questionnaires.questionnaires", "questionnaires_page")
 ROLE_PAGES: dict[str, list[tuple[str, str]]] = {
-    "agent": [("staff_triage.queue", "triage_page"), QUESTIONNAIRES],
+    "agent": [
+        ("staff_triage.queue", "triage_page"),
+        ("staff_map.index", "map_page"),
+        QUESTIONNAIRES,
+    ],
     "supervisor": [
         ("staff_triage.queue", "triage_page"),
+        ("staff_map.index", "map_page"),
+        ("staff_dashboard.index", "dashboard_page"),
         ("staff_events.index", "events_page"),
         QUESTIONNAIRES,
     ],
     "analyst": [
         ("staff_signals.index", "signals_page"),
+        ("staff_dashboard.index", "dashboard_page"),
         ("staff_events.index", "events_page"),
         QUESTIONNAIRES,
     ],
     "admin": [
         ("staff_signals.index", "signals_page"),
+        ("staff_dashboard.index", "dashboard_page"),
         ("staff_events.index", "events_page"),
+        ("staff_casework.templates", "templates_page"),
         QUESTIONNAIRES,
     ],
 }

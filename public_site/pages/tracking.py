@@ -97,6 +97,10 @@ def _page(
 ) -> tuple[str, int]:
     session = db.session
     view = reports_service.public_view(session=session, report=report, lang=lang())
+    # A duplicate merged into another report: the resident can follow that one instead.
+    merged_into = (
+        session.get(type(report), report.duplicate_of_id) if report.duplicate_of_id else None
+    )
     cat = ind.catalogue(session)
     node = cat.hierarchy.nodes.get(report.area_code or "")
     private = None
@@ -114,6 +118,7 @@ def _page(
         area_name=area_name(node) if node else None,
         area_code=node.code if node and node.level != "h3" else None,
         status_label=status_label,
+        merged_into=merged_into.tracking_id if merged_into is not None else None,
         can_answer=feedback_service.can_answer(session=session, report=report),
         would_reopen=feedback_service.within_reopen_window(report, _reopen_window()),
         window_days=window_days,
@@ -228,6 +233,7 @@ def status_label(status: str) -> str:
         "received": _("Received"),
         "open": _("Open"),
         "in_progress": _("In progress"),
+        "waiting": _("Waiting for more information from you"),
         "fixed": _("Fixed"),
         "closed": _("Closed"),
         "rejected": _("Not followed up"),

@@ -194,7 +194,7 @@ def test_the_report_shows_prediction_hint_history_and_links(
     [linked] = shown["links"]
     assert linked["incident_id"] == accident.id and linked["lag_hours"] == pytest.approx(5.0)
     assert shown["priority_parts"]["links"] == pytest.approx(1.0)
-    assert shown["allowed_statuses"] == ["in_progress", "fixed", "closed", "rejected"]
+    assert shown["allowed_statuses"] == ["in_progress", "waiting", "fixed", "closed", "rejected"]
     assert shown["has_contact"] is False and shown["contact"] is None
 
 

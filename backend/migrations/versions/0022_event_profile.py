@@ -1,7 +1,7 @@
 """event_profile: the stored hourly risk profile of an event and what was observed after it
 
 Revision ID: 0022
-Revises: 0014
+Revises: 0020
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import backend.db
 
 revision: str = "0022"
-down_revision: str | None = "0014"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
