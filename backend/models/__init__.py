@@ -28,6 +28,7 @@ from backend.models.signal import Signal, SignalKind, SignalStatus
 from backend.models.staff import AuditLog, Role, StaffToken, StaffUser
 from backend.models.street import Street
 from backend.models.subscription import Subscription
+from backend.models.team import RoutingRule, SavedFilter, Team
 
 __all__ = [
     "AggregateCell",
@@ -54,6 +55,8 @@ __all__ = [
     "ReportIncidentLink",
     "ReportStatus",
     "ReportUpdate",
+    "RoutingRule",
+    "SavedFilter",
     "Role",
     "Service",
     "ServiceAttribute",
@@ -64,4 +67,5 @@ __all__ = [
     "StaffUser",
     "Street",
     "Subscription",
+    "Team",
 ]

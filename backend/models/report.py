@@ -32,6 +32,10 @@ class Report(SQLModel, table=True):
         Index("ix_report_service_created", "service_code", "created_at"),
         Index("ix_report_area_created", "area_code", "created_at"),
         Index("ix_report_source_external", "source", "external_id", unique=True),
+        # The queues: a team's or a person's open work, and the overdue one.
+        Index("ix_report_team_status", "team_code", "status"),
+        Index("ix_report_assignee_status", "assignee_id", "status"),
+        Index("ix_report_status_due", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,6 +63,10 @@ class Report(SQLModel, table=True):
     top_predictions: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     model_version: str | None = Field(default=None, max_length=64)
     needs_triage: bool = Field(default=False)
+    # Who works it (routing rules, then staff): a team, a person of it, and by when.
+    team_code: str | None = Field(default=None, foreign_key="team.code", max_length=64)
+    assignee_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
