@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from backend.models import Report, ReportStatus, ReportUpdate
-from backend.services import outbox, public_notes
+from backend.services import assignment, outbox, public_notes
 from backend.services.classification import apply_prediction
 from backend.services.reports import set_status
 from workers.context import job_session
@@ -48,6 +48,10 @@ def process_report(report_id: int) -> dict[str, Any]:
             )
         if scrub_address:
             report.address_public = scrubbed[-1].text
+        # The service is known now: the routing rules give the team, the service its due date.
+        assignment.apply_routing(
+            session=session, report=report, settings=assignment.deadline_settings()
+        )
         session.add(report)
         if report.status == ReportStatus.RECEIVED:
             set_status(session=session, report=report, status=ReportStatus.OPEN)

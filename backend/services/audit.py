@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from backend.db import utcnow
 from backend.models.staff import AuditLog, StaffUser
 
-__all__ = ["actor_name", "record", "recent"]
+__all__ = ["actor_name", "for_target", "record", "recent"]
 
 Actor = StaffUser | str | None
 
@@ -78,3 +78,20 @@ def recent(
         query = query.where(AuditLog.actor == actor)
     query = query.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc()).limit(limit)
     return list(session.exec(query))
+
+
+def for_target(
+    *,
+    session: Session,
+    target: str,
+    action: str | None = None,
+    since: datetime | None = None,
+) -> list[AuditLog]:
+    """The audit rows about ``target`` (``report:12``), oldest first, optionally one action's
+    or those after ``since`` (what changed while someone else had the page open)."""
+    query = select(AuditLog).where(AuditLog.target == target)
+    if action is not None:
+        query = query.where(AuditLog.action == action)
+    if since is not None:
+        query = query.where(col(AuditLog.at) > since)
+    return list(session.exec(query.order_by(col(AuditLog.at), col(AuditLog.id))))

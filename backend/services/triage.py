@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
 from backend.jobs import LINK_REPORT
 from backend.models import Contact, Report, ReportStatus, ReportUpdate, Service, StaffUser
 from backend.models.nlp import CategoryCorrection
-from backend.services import audit, outbox, public_notes
+from backend.services import assignment, audit, outbox, public_notes
 from backend.services.access import can_see_service, service_filter
 from backend.services.catalogue import get_active_service
 from backend.services.classification import UnknownCategoryError, correct_category
@@ -37,7 +38,7 @@ from backend.services.contacts import ContactCipher, ContactDetails, read_contac
 from backend.services.feedback import enqueue_refresh
 from backend.services.links import priority_boosts
 from backend.services.reports import set_status
-from backend.services.workflow import NOTE_REQUIRED, OPEN_STATUSES, TRANSITIONS
+from backend.services.workflow import CLOSED_STATUSES, NOTE_REQUIRED, OPEN_STATUSES, TRANSITIONS
 
 __all__ = [
     "Priority",
@@ -71,14 +72,29 @@ class StatusChangeError(ValueError):
         self.reason = reason
 
 
+# The queue's tabs (docs/staff.md, "Queues"): each keeps the reports not closed, and
+#   work     assigned to me or to my team (the default view of the pages)
+#   mine     assigned to me            team     assigned to my team
+#   new      not yet read (received)   overdue  past their due date
+#   waiting  waiting for the resident  all      every report in my scope
+TABS: tuple[str, ...] = ("work", "mine", "team", "new", "overdue", "waiting", "all")
+WAITING_STATUS = "waiting"  # added by the case-work piece; counted by its name
+SEARCH_MAX = 200
+
+
 @dataclass(frozen=True)
 class TriageFilters:
-    """What the queue keeps. ``status`` None: the open statuses (received, open, in progress)."""
+    """What the queue keeps. ``status`` None: the open statuses (received, open, in progress),
+    or with a ``tab``, every status not closed."""
 
     needs_triage: bool | None = True
     service_code: str | None = None
     area_code: str | None = None
     status: str | None = None
+    tab: str | None = None
+    search: str | None = None
+    team_code: str | None = None
+    assignee_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +192,78 @@ def _ranked(
     return ranked
 
 
+def _tab_condition(tab: str, staff: StaffUser, now: datetime) -> ColumnElement[bool]:
+    mine = col(Report.assignee_id) == staff.id
+    team = col(Report.team_code) == staff.team_code if staff.team_code else sa.false()
+    conditions: dict[str, ColumnElement[bool]] = {
+        "work": sa.or_(mine, team),
+        "mine": mine,
+        "team": team,
+        "new": col(Report.status) == ReportStatus.RECEIVED.value,
+        "overdue": col(Report.due_at) < now,
+        "waiting": col(Report.status) == WAITING_STATUS,
+        "all": sa.true(),
+    }
+    return conditions[tab]
+
+
+def _search_condition(text: str) -> ColumnElement[bool]:
+    """An id (``123`` or ``#123``), a tracking id, or words of the text or the address."""
+    text = text.strip()[:SEARCH_MAX]
+    options: list[ColumnElement[bool]] = [col(Report.tracking_id) == text]
+    number = text.lstrip("#")
+    if number.isdigit() and len(number) < 12:
+        options.append(col(Report.id) == int(number))
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    options.append(col(Report.description).ilike(pattern, escape="\\"))
+    options.append(col(Report.address).ilike(pattern, escape="\\"))
+    return sa.or_(*options)
+
+
+def queue_conditions(
+    *, session: Session, staff: StaffUser, filters: TriageFilters, now: datetime
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of the queue ``filters`` describe, within ``staff``'s scope."""
+    conditions: list[ColumnElement[bool]] = [service_filter(staff, Report.service_code, session)]
+    if filters.needs_triage is not None:
+        conditions.append(col(Report.needs_triage).is_(filters.needs_triage))
+    if filters.service_code is not None:
+        conditions.append(col(Report.service_code) == filters.service_code)
+    if filters.area_code is not None:
+        conditions.append(col(Report.area_code) == filters.area_code)
+    if filters.team_code is not None:
+        conditions.append(col(Report.team_code) == filters.team_code)
+    if filters.assignee_id is not None:
+        conditions.append(col(Report.assignee_id) == filters.assignee_id)
+    if filters.search:
+        conditions.append(_search_condition(filters.search))
+    if filters.tab is not None:
+        conditions.append(_tab_condition(filters.tab, staff, now))
+    if filters.status is not None:
+        conditions.append(col(Report.status) == filters.status)
+    elif filters.tab is not None:
+        conditions.append(col(Report.status).not_in(sorted(CLOSED_STATUSES)))
+    else:
+        conditions.append(col(Report.status).in_(OPEN_STATUSES))
+    return conditions
+
+
+def tab_counts(
+    *, session: Session, staff: StaffUser, filters: TriageFilters, now: datetime | None = None
+) -> dict[str, int]:
+    """How many reports each tab holds, with the other filters of ``filters`` (one query)."""
+    now = now or utcnow()
+    base = replace(filters, tab="all", status=None)
+    counts = [sa.func.count().filter(_tab_condition(tab, staff, now)).label(tab) for tab in TABS]
+    row = session.execute(
+        sa.select(*counts).where(
+            *queue_conditions(session=session, staff=staff, filters=base, now=now)
+        )
+    ).one()
+    return {tab: int(row._mapping[tab] or 0) for tab in TABS}
+
+
 def rank_queue(
     *,
     session: Session,
@@ -200,17 +288,7 @@ def rank_queue(
         col(Report.confidence),
         col(Report.needs_triage),
         col(Report.service_code),
-    ).where(service_filter(staff, Report.service_code, session))
-    if filters.needs_triage is not None:
-        stmt = stmt.where(col(Report.needs_triage).is_(filters.needs_triage))
-    if filters.service_code is not None:
-        stmt = stmt.where(col(Report.service_code) == filters.service_code)
-    if filters.area_code is not None:
-        stmt = stmt.where(col(Report.area_code) == filters.area_code)
-    if filters.status is not None:
-        stmt = stmt.where(col(Report.status) == filters.status)
-    else:
-        stmt = stmt.where(col(Report.status).in_(OPEN_STATUSES))
+    ).where(*queue_conditions(session=session, staff=staff, filters=filters, now=now))
     rows = session.execute(stmt).all()
     ranked = _ranked(session, rows, services, now)
     start = (page - 1) * page_size
@@ -311,6 +389,15 @@ def correct(
             queue=LINK_REPORT.queue,
         )
         enqueue_refresh(session=session, report_id=report.id)
+        if previous != service_code:
+            # Another service: its routing rule and target, unless somebody holds the case.
+            report.service_code = service_code
+            assignment.apply_routing(
+                session=session,
+                report=report,
+                settings=assignment.deadline_settings(),
+                reroute=report.assignee_id is None,
+            )
         # Commits the correction with the audit row and the jobs above.
         correction = correct_category(
             session=session, report=report, service_code=service_code, author=staff.email
@@ -321,22 +408,11 @@ def correct(
     return correction
 
 
-def change_status(
-    *,
-    session: Session,
-    report: Report,
-    status: str,
-    public_note: str | None,
-    staff: StaffUser,
-) -> ReportUpdate:
-    """Move a report to ``status`` with a public note, if the workflow allows it; commits.
-
-    In one transaction: the history row (``set_status``, author = the staff e-mail), the audit
-    row ``report.status_set``, the refresh of the public aggregates and the scrubbing of the
-    note (outbox; the note is published only once scrubbed, see ``public_notes``). Raises
-    StatusChangeError: ``transition`` for a move the workflow refuses (``TRANSITIONS``),
-    ``note_required`` for a rejection without a public note; ValueError for an unknown status.
-    """
+def check_status_change(
+    *, report: Report, status: str, public_note: str | None
+) -> tuple[ReportStatus, str | None]:
+    """The status and note a change of ``report`` would set, or StatusChangeError saying why
+    the workflow refuses it (see :func:`change_status`)."""
     target = ReportStatus(status)
     note = (public_note or "").strip() or None
     if note is not None and len(note) > PUBLIC_NOTE_MAX:
@@ -361,20 +437,52 @@ def change_status(
         raise StatusChangeError(
             "note_required", f"A public note is required for '{target}': tell the resident why."
         )
+    return target, note
+
+
+def apply_status_change(
+    *, session: Session, report: Report, target: ReportStatus, note: str | None, staff: StaffUser
+) -> ReportUpdate:
+    """Apply a checked status change: history row, note scrubbing, audit row, refresh of the
+    public figures; nothing committed (a bulk action commits them all at once)."""
     assert report.id is not None
+    current = report.status
+    update = set_status(
+        session=session, report=report, status=target, public_note=note, author=staff.email
+    )
+    public_notes.queue_scrubbing(session=session, update=update)
+    audit.record(
+        session=session,
+        actor=staff,
+        action="report.status_set",
+        target=f"report:{report.id}",
+        details={"from": current, "to": target.value, "public_note": note},
+    )
+    enqueue_refresh(session=session, report_id=report.id)
+    return update
+
+
+def change_status(
+    *,
+    session: Session,
+    report: Report,
+    status: str,
+    public_note: str | None,
+    staff: StaffUser,
+) -> ReportUpdate:
+    """Move a report to ``status`` with a public note, if the workflow allows it; commits.
+
+    In one transaction: the history row (``set_status``, author = the staff e-mail), the audit
+    row ``report.status_set``, the refresh of the public aggregates and the scrubbing of the
+    note (outbox; the note is published only once scrubbed, see ``public_notes``). Raises
+    StatusChangeError: ``transition`` for a move the workflow refuses (``TRANSITIONS``),
+    ``note_required`` for a rejection without a public note; ValueError for an unknown status.
+    """
+    target, note = check_status_change(report=report, status=status, public_note=public_note)
     try:
-        update = set_status(
-            session=session, report=report, status=target, public_note=note, author=staff.email
+        update = apply_status_change(
+            session=session, report=report, target=target, note=note, staff=staff
         )
-        public_notes.queue_scrubbing(session=session, update=update)
-        audit.record(
-            session=session,
-            actor=staff,
-            action="report.status_set",
-            target=f"report:{report.id}",
-            details={"from": current, "to": target.value, "public_note": note},
-        )
-        enqueue_refresh(session=session, report_id=report.id)
         session.commit()
     except BaseException:
         session.rollback()
