@@ -258,6 +258,8 @@ def apply_assignment(
             "to_assignee_email": change.assignee.email if change.assignee else None,
             "reason": change.reason,
         },
+        # The report's new version (backend.services.versions): this change is not "after" it.
+        at=report.updated_at,
     )
 
 

@@ -31,7 +31,7 @@ from backend.jobs import LINK_REPORT
 from backend.models import Contact, Report, ReportStatus, ReportUpdate, Service, StaffUser
 from backend.models.nlp import CategoryCorrection
 from backend.services import assignment, audit, outbox, public_notes
-from backend.services.access import can_see_service, service_filter
+from backend.services.access import can_see_report, report_filter
 from backend.services.catalogue import get_active_service
 from backend.services.classification import UnknownCategoryError, correct_category
 from backend.services.contacts import ContactCipher, ContactDetails, read_contact
@@ -74,7 +74,8 @@ class StatusChangeError(ValueError):
 
 # The queue's tabs (docs/staff.md, "Queues"): each keeps the reports not closed, and
 #   work     assigned to me or to my team (the default view of the pages)
-#   mine     assigned to me            team     assigned to my team
+#   mine     assigned to me            team     assigned to my team (without a team: every
+#                                               report of my services)
 #   new      not yet read (received)   overdue  past their due date
 #   waiting  waiting for the resident  all      every report in my scope
 TABS: tuple[str, ...] = ("work", "mine", "team", "new", "overdue", "waiting", "all")
@@ -194,7 +195,9 @@ def _ranked(
 
 def _tab_condition(tab: str, staff: StaffUser, now: datetime) -> ColumnElement[bool]:
     mine = col(Report.assignee_id) == staff.id
-    team = col(Report.team_code) == staff.team_code if staff.team_code else sa.false()
+    # Without a team, the team of a member is everyone who works their services (the scope
+    # the caller adds): their work is their services' queue, as before teams existed.
+    team = col(Report.team_code) == staff.team_code if staff.team_code else sa.true()
     conditions: dict[str, ColumnElement[bool]] = {
         "work": sa.or_(mine, team),
         "mine": mine,
@@ -225,7 +228,7 @@ def queue_conditions(
     *, session: Session, staff: StaffUser, filters: TriageFilters, now: datetime
 ) -> list[ColumnElement[bool]]:
     """The WHERE clauses of the queue ``filters`` describe, within ``staff``'s scope."""
-    conditions: list[ColumnElement[bool]] = [service_filter(staff, Report.service_code, session)]
+    conditions: list[ColumnElement[bool]] = [report_filter(staff, session)]
     if filters.needs_triage is not None:
         conditions.append(col(Report.needs_triage).is_(filters.needs_triage))
     if filters.service_code is not None:
@@ -304,7 +307,7 @@ def rank_queue(
 def visible_report(*, session: Session, staff: StaffUser, report_id: int) -> Report | None:
     """The report if it exists and ``staff`` may see it, else None (the two are one answer)."""
     report = session.get(Report, report_id)
-    if report is None or not can_see_service(staff, report.service_code, session):
+    if report is None or not can_see_report(staff, report, session):
         return None
     return report
 
@@ -457,6 +460,8 @@ def apply_status_change(
         action="report.status_set",
         target=f"report:{report.id}",
         details={"from": current, "to": target.value, "public_note": note},
+        # The report's new version (backend.services.versions): this change is not "after" it.
+        at=report.updated_at,
     )
     enqueue_refresh(session=session, report_id=report.id)
     return update

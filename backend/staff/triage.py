@@ -8,22 +8,26 @@ pages. Agents and supervisors only, within their scope; everything goes through
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, redirect, request, url_for
+from sqlmodel import col, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.api.reports import contact_cipher
 from backend.auth import current_staff
 from backend.extensions import db, redis_conn
-from backend.models import Report
-from backend.services import public_notes, triage
+from backend.models import Area, Report, SavedFilter
+from backend.services import assignment, audit, bulk, public_notes, triage
 from backend.services.access import can_read_contacts, service_scope
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
+from backend.services.versions import changes_since, version_of
 from backend.services.workflow import STATUSES
 from backend.staff import report_view
 from backend.staff.pages import (
@@ -41,6 +45,7 @@ from backend.staff.pages import (
 bp = Blueprint("staff_triage", __name__, url_prefix="/staff", template_folder="templates")
 
 PAGE_SIZE = 50
+DEFAULT_TAB = "work"
 TRIAGE_ROLES = ("agent", "supervisor")
 
 TEXT: dict[str, Message] = {
@@ -130,6 +135,57 @@ TEXT: dict[str, Message] = {
     "colon": N_(":"),
     "received_label": N_("Received"),
     "confidence_label": N_("Confidence"),
+    "area_name": N_("Quartier"),
+    "search": N_("Search"),
+    "search_help": N_("number, tracking id, words of the text or the address"),
+    "either": N_("either"),
+    "team": N_("Team"),
+    "assignee": N_("Assigned to"),
+    "nobody": N_("nobody"),
+    "due": N_("due"),
+    "overdue": N_("overdue"),
+    "select_all": N_("Select all the reports of this page"),
+    "select": N_("Select"),
+    "bulk_heading": N_("Action on the selected reports"),
+    "bulk_assign": N_("Assign"),
+    "bulk_status": N_("Change the status"),
+    "action": N_("Action"),
+    "reason": N_("Reason (required to reassign)"),
+    "keep_team": N_("(the person's team)"),
+    "apply": N_("Apply to the selection"),
+    "saved_bulk": N_("Done: {count} reports changed."),
+    "saved_filter_done": N_("Filter saved."),
+    "save_filter": N_("Save these filters as"),
+    "filter_name": N_("Name"),
+    "save": N_("Save"),
+    "my_filters": N_("My filters"),
+    "delete": N_("Delete"),
+    "assignment": N_("Assignment"),
+    "assign_help": N_("Give the case to a team, to a person, or both."),
+    "save_assignment": N_("Save the assignment"),
+    "saved_assignment": N_("Assignment saved."),
+    "assignments": N_("Internal history of the assignment (never public)"),
+    "by": N_("by"),
+    "reason_label": N_("reason"),
+    "changed_by": N_("Changed meanwhile by {actor} ({when}):"),
+    "your_input": N_("Your input is kept below: check it against these changes, then save again."),
+    "refused": N_("Refused"),
+}
+
+TAB_NAMES: dict[str, Message] = {
+    "work": N_("My work"),
+    "mine": N_("Assigned to me"),
+    "team": N_("My team"),
+    "new": NP_("queue tab", "New"),
+    "overdue": N_("Overdue"),
+    "waiting": N_("Waiting for the resident"),
+    "all": NP_("queue tab", "All"),
+}
+
+CHANGE_NAMES: dict[str, Message] = {
+    "report.status_set": N_("status {from} → {to}"),
+    "report.category_corrected": N_("category {from} → {to}"),
+    "report.assigned": N_("assignment {from_team} → {to_team}, {to_assignee_email}"),
 }
 
 STATUS_NAMES: dict[str, Message] = {
@@ -169,6 +225,23 @@ ERRORS: dict[str, str] = {
     "note_required": N_("A public note is required for a rejection: say why."),
     "note_too_long": N_("The public note is limited to 2,000 characters."),
     "unknown_status": N_("Unknown status."),
+    "changed_meanwhile": N_(
+        "Someone changed this report while you had it open: nothing was saved."
+    ),
+    "bulk_empty": N_("Select at least one report."),
+    "bulk_action": N_("Choose an action: assign, or change the status."),
+    "bulk_refused": N_(
+        "Nothing was changed: {count} selected reports cannot take this action (below)."
+    ),
+    "filter_name": N_("Give the filter a name."),
+    "not_found_report": N_("no such report"),
+    "unknown_team": N_("This team does not exist."),
+    "unknown_person": N_("This person is not an active agent or supervisor."),
+    "person_not_in_team": N_("This person is not in that team."),
+    "person_out_of_scope": N_("This person does not work this service."),
+    "reason_required": N_("A reason is required to reassign a report."),
+    "reason_too_long": N_("The reason is limited to 500 characters."),
+    "nothing": N_("The report is already assigned so."),
 }
 
 
@@ -212,6 +285,7 @@ def _context(lang: str) -> dict[str, Any]:
         "status_names": translated(STATUS_NAMES, lang),
         "severity_names": translated(SEVERITY_NAMES, lang),
         "kind_names": translated(KIND_NAMES, lang),
+        "change_names": translated(CHANGE_NAMES, lang),
         "when": lambda moment: _when(moment, lang),
         "num": lambda value, digits=1: _number(value, lang, digits),
         "lang_args": _lang_args(),
@@ -229,23 +303,61 @@ def _flag(value: str | None) -> bool | None:
     return {"1": True, "0": False}.get(value or "1", True)
 
 
-@bp.route("/triage")
-@staff_page_required(*TRIAGE_ROLES)
-def queue() -> str:
-    """The triage queue (filters: category to check or not, service, quartier, status)."""
+QUERY_KEYS = (
+    "tab",
+    "q",
+    "needs_triage",
+    "service_code",
+    "area_code",
+    "team_code",
+    "status",
+    "lang",
+)
+
+
+def _query_of(args: Mapping[str, str]) -> dict[str, Any]:
+    """The queue's filters of a query string (what a saved filter keeps)."""
+    return {k: v for k, v in args.items() if k in QUERY_KEYS and v}
+
+
+def _triage_flag(value: str | None) -> bool | None:
+    # "" (the default): either; "1": category to check; "0": already checked.
+    return {"1": True, "0": False}.get(value or "")
+
+
+def _queue_filters(args: Mapping[str, str], services: list[Any]) -> triage.TriageFilters:
+    service_code = args.get("service_code") or None
+    status = args.get("status") or None
+    tab = args.get("tab") or DEFAULT_TAB
+    return triage.TriageFilters(
+        needs_triage=_triage_flag(args.get("needs_triage")),
+        service_code=service_code if service_code in {s.code for s in services} else None,
+        area_code=(args.get("area_code") or "").strip()[:64] or None,
+        status=status if status in STATUSES else None,
+        tab=tab if tab in triage.TABS else DEFAULT_TAB,
+        search=(args.get("q") or "").strip()[: triage.SEARCH_MAX] or None,
+        team_code=(args.get("team_code") or "").strip()[:64] or None,
+    )
+
+
+def _queue_page(
+    args: Mapping[str, str],
+    *,
+    error: str | None = None,
+    refusals: list[tuple[int, str]] | None = None,
+    selected: set[int] | None = None,
+    form: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> tuple[str, int]:
     lang = staff_language()
     staff = current_staff()
     scope = service_scope(staff, db.session)
     services = [s for s in list_services(session=db.session) if scope is None or s.code in scope]
-    service_code = request.args.get("service_code") or None
-    status = request.args.get("status") or None
-    filters = triage.TriageFilters(
-        needs_triage=_flag(request.args.get("needs_triage")),
-        service_code=service_code if service_code in {s.code for s in services} else None,
-        area_code=(request.args.get("area_code") or "").strip()[:64] or None,
-        status=status if status in STATUSES else None,
-    )
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    filters = _queue_filters(args, services)
+    try:
+        page = max(int(args.get("page") or 1), 1)
+    except ValueError:
+        page = 1
     items, total = report_view.triage_queue(
         session=db.session,
         staff=staff,
@@ -254,26 +366,179 @@ def queue() -> str:
         page_size=PAGE_SIZE,
         lang=lang,
     )
-    query: dict[str, Any] = {
-        k: v
-        for k, v in request.args.items()
-        if k in ("needs_triage", "service_code", "area_code", "status", "lang")
-    }
+    counts = triage.tab_counts(session=db.session, staff=staff, filters=filters)
+    query = _query_of(args)
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    return render_staff(
-        "staff/triage.html",
-        items=items,
-        total=total,
-        filters=filters,
-        services=[(s.code, s.name(lang)) for s in services],
-        statuses=list(STATUSES),
-        page=page,
-        pages=pages,
-        previous_url=url_for("staff_triage.queue", **query, page=page - 1) if page > 1 else None,
-        next_url=url_for("staff_triage.queue", **query, page=page + 1) if page < pages else None,
-        saved=request.args.get("saved"),
-        **_context(lang),
+    tabs = [
+        (
+            tab,
+            translated(TAB_NAMES, lang)[tab],
+            counts[tab],
+            url_for("staff_triage.queue", **{**query, "tab": tab}),
+        )
+        for tab in triage.TABS
+    ]
+    saved_filters = db.session.exec(
+        select(SavedFilter).where(SavedFilter.staff_id == staff.id).order_by(col(SavedFilter.name))
+    ).all()
+    return (
+        render_staff(
+            "staff/triage.html",
+            items=items,
+            total=total,
+            filters=filters,
+            tabs=tabs,
+            services=[(s.code, s.name(lang)) for s in services],
+            statuses=list(STATUSES),
+            areas=_area_choices(),
+            teams=[(t.code, t.name) for t in assignment.list_teams(session=db.session)],
+            people=[
+                (p.id, p.email, p.team_code)
+                for p in assignment.assignable_people(session=db.session)
+            ],
+            page=page,
+            pages=pages,
+            previous_url=url_for("staff_triage.queue", **query, page=page - 1)
+            if page > 1
+            else None,
+            next_url=url_for("staff_triage.queue", **query, page=page + 1)
+            if page < pages
+            else None,
+            query_string=urlencode(query),
+            saved_filters=[
+                (f.id, f.name, f"{url_for('staff_triage.queue')}?{f.query}") for f in saved_filters
+            ],
+            saved=args.get("saved"),
+            saved_count=args.get("count"),
+            error=error,
+            refusals=refusals or [],
+            selected=selected or set(),
+            form=form or {},
+            **_context(lang),
+        ),
+        status_code,
     )
+
+
+def _area_choices() -> list[tuple[str, str]]:
+    """(code, name) of the areas staff filter by, names sorted; none past 500 (a text box)."""
+    areas = db.session.exec(select(Area.code, Area.name).order_by(col(Area.name)).limit(501)).all()
+    return [] if len(areas) > 500 else [(code, name) for code, name in areas]
+
+
+@bp.route("/triage")
+@staff_page_required(*TRIAGE_ROLES)
+def queue() -> tuple[str, int]:
+    """The queue: tabs with counts (my work by default), search, filters, bulk actions."""
+    return _queue_page(request.args)
+
+
+def _back_to_queue(query: str, **extra: Any) -> BaseResponse:
+    args = _query_of(dict(parse_qsl(query)))
+    return redirect(url_for("staff_triage.queue", **args, **extra))
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.route("/triage/bulk", methods=["GET", "POST"])
+@staff_page_required(*TRIAGE_ROLES)
+def bulk_action() -> BaseResponse | tuple[str, int]:
+    """One action on the reports ticked in the queue, all or none; back to the same queue."""
+    if request.method == "GET":
+        return redirect(url_for("staff_triage.queue", **_lang_args()))
+    lang = staff_language()
+    errors = translated(ERRORS, lang)
+    query = request.form.get("query", "")
+    args = dict(parse_qsl(query))
+    ids = [i for i in (_int_or_none(v) for v in request.form.getlist("report_ids")) if i]
+    action = request.form.get("action", "")
+    keep = {k: v for k, v in request.form.items() if k not in ("csrf_token", "report_ids")}
+    if not ids:
+        return _queue_page(args, error=errors["bulk_empty"], form=keep, status_code=422)
+    try:
+        changed = bulk.bulk_apply(
+            session=db.session,
+            staff=current_staff(),
+            report_ids=ids,
+            action=action,
+            team_code=request.form.get("team_code") or None,
+            assignee_id=_int_or_none(request.form.get("assignee_id")),
+            reason=request.form.get("reason"),
+            status=request.form.get("status") or None,
+            public_note=request.form.get("public_note"),
+        )
+    except bulk.BulkRefusedError as exc:
+        refusals = [(r.report_id, errors.get(r.reason, r.message)) for r in exc.refusals]
+        return _queue_page(
+            args,
+            error=errors["bulk_refused"].format(count=len(refusals)),
+            refusals=refusals,
+            selected=set(ids),
+            form=keep,
+            status_code=422,
+        )
+    except ValueError:
+        return _queue_page(
+            args, error=errors["bulk_action"], selected=set(ids), form=keep, status_code=422
+        )
+    return _back_to_queue(query, saved="bulk", count=len(changed))
+
+
+@bp.route("/triage/filters", methods=["GET", "POST"])
+@staff_page_required(*TRIAGE_ROLES)
+def save_filter() -> BaseResponse | tuple[str, int]:
+    """Save the queue's current filters under a name (the same name replaces them)."""
+    if request.method == "GET":
+        return redirect(url_for("staff_triage.queue", **_lang_args()))
+    staff = current_staff()
+    query = request.form.get("query", "")
+    name = (request.form.get("name") or "").strip()[:100]
+    if not name:
+        lang = staff_language()
+        args = dict(parse_qsl(query))
+        return _queue_page(args, error=translated(ERRORS, lang)["filter_name"], status_code=422)
+    kept = urlencode(_query_of(dict(parse_qsl(query))))
+    existing = db.session.exec(
+        select(SavedFilter).where(SavedFilter.staff_id == staff.id, SavedFilter.name == name)
+    ).first()
+    row = existing or SavedFilter(staff_id=staff.id or 0, name=name, query=kept)
+    row.query = kept
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        session=db.session,
+        actor=staff,
+        action="saved_filter.saved",
+        target=f"saved_filter:{row.id}",
+        details={"name": name, "query": kept},
+    )
+    db.session.commit()
+    return _back_to_queue(query, saved="filter")
+
+
+@bp.route("/triage/filters/<dbint:filter_id>/delete", methods=["GET", "POST"])
+@staff_page_required(*TRIAGE_ROLES)
+def delete_filter(filter_id: int) -> BaseResponse:
+    """Forget one of your saved filters (another's is answered like a missing one)."""
+    if request.method == "POST":
+        staff = current_staff()
+        row = db.session.get(SavedFilter, filter_id)
+        if row is not None and row.staff_id == staff.id:
+            audit.record(
+                session=db.session,
+                actor=staff,
+                action="saved_filter.deleted",
+                target=f"saved_filter:{row.id}",
+                details={"name": row.name},
+            )
+            db.session.delete(row)
+            db.session.commit()
+    return redirect(url_for("staff_triage.queue", **_lang_args()))
 
 
 def _detail_page(
@@ -282,6 +547,8 @@ def _detail_page(
     contact: ContactDetails | None = None,
     error: str | None = None,
     status: int = 200,
+    conflict: list[dict[str, Any]] | None = None,
+    form: Mapping[str, str] | None = None,
 ) -> tuple[str, int]:
     lang = staff_language()
     view = report_view.staff_view(session=db.session, report=report, lang=lang, contact=contact)
@@ -290,12 +557,53 @@ def _detail_page(
             "staff/report.html",
             r=view,
             services=[(s.code, s.name(lang)) for s in list_services(session=db.session)],
+            teams=[(t.code, t.name) for t in assignment.list_teams(session=db.session)],
+            people=[
+                (p.id, p.email, p.team_code)
+                for p in assignment.assignable_people(session=db.session)
+            ],
             error=error,
+            conflict=conflict,
+            form=form or {},
             saved=request.args.get("saved"),
             can_read_contacts=can_read_contacts(current_staff()),
             **_context(lang),
         ),
         status,
+    )
+
+
+class _Missing(dict[str, Any]):
+    """A format map answering "–" for a detail an older audit row lacks."""
+
+    def __missing__(self, key: str) -> str:
+        return "–"
+
+
+def _changed_meanwhile(report: Report) -> tuple[str, int] | None:
+    """The report page saying who changed what since the version the form was read at, with
+    the agent's input kept in the form; None when the form's version is the current one."""
+    sent = request.form.get("version")
+    if not sent or sent == version_of(report):
+        return None
+    lang = staff_language()
+    names = translated(CHANGE_NAMES, lang)
+    statuses = translated(STATUS_NAMES, lang)
+    changes = []
+    for change in changes_since(session=db.session, report=report, version=sent):
+        details = {k: v if v is not None else "–" for k, v in change["details"].items()}
+        if change["action"] == "report.status_set":
+            details = {k: statuses.get(str(details.get(k)), details.get(k)) for k in ("from", "to")}
+        template = names.get(change["action"], change["action"])
+        text = template.format_map(_Missing(details))
+        changes.append({"actor": change["actor"], "at": change["at"], "text": text})
+    kept = {k: v for k, v in request.form.items() if k not in ("csrf_token", "version")}
+    return _detail_page(
+        report,
+        error=translated(ERRORS, lang)["changed_meanwhile"],
+        conflict=changes,
+        form=kept,
+        status=409,
     )
 
 
@@ -329,6 +637,9 @@ def correct_category(report_id: int) -> BaseResponse | tuple[str, int]:
     found = _visible(report_id)
     if found is None:
         return _not_found(lang)
+    conflict = _changed_meanwhile(found)
+    if conflict is not None:
+        return conflict
     try:
         triage.correct(
             session=db.session,
@@ -361,6 +672,9 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
     found = _visible(report_id)
     if found is None:
         return _not_found(lang)
+    conflict = _changed_meanwhile(found)
+    if conflict is not None:
+        return conflict
     status = request.form.get("status", "")
     if status not in STATUSES:
         return _detail_page(found, error=translated(ERRORS, lang)["unknown_status"], status=422)
@@ -386,6 +700,37 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
         )
     return redirect(
         url_for("staff_triage.report", report_id=report_id, saved="status", **_lang_args())
+    )
+
+
+@bp.route("/reports/<dbint:report_id>/assignment", methods=["GET", "POST"])
+@staff_page_required(*TRIAGE_ROLES)
+def assign(report_id: int) -> BaseResponse | tuple[str, int]:
+    """Give the report to a team and/or a person (a reason to reassign), then back to it."""
+    if request.method == "GET":
+        return _back_to_report(report_id)
+    lang = staff_language()
+    found = _visible(report_id)
+    if found is None:
+        return _not_found(lang)
+    conflict = _changed_meanwhile(found)
+    if conflict is not None:
+        return conflict
+    kept = {k: v for k, v in request.form.items() if k not in ("csrf_token", "version")}
+    try:
+        assignment.assign(
+            session=db.session,
+            report=found,
+            staff=current_staff(),
+            team_code=request.form.get("team_code") or None,
+            assignee_id=_int_or_none(request.form.get("assignee_id")),
+            reason=request.form.get("reason"),
+        )
+    except assignment.AssignmentError as exc:
+        message = translated(ERRORS, lang).get(exc.reason, str(exc))
+        return _detail_page(found, error=message, form=kept, status=422)
+    return redirect(
+        url_for("staff_triage.report", report_id=report_id, saved="assignment", **_lang_args())
     )
 
 
