@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -31,7 +32,8 @@ from backend.db import utcnow
 from backend.models import Report, RoutingRule, Service, StaffUser, Team
 from backend.models.staff import Role
 from backend.services import audit
-from backend.services.access import can_see_service
+from backend.services.access import can_see_service, report_filter
+from backend.services.workflow import CLOSED_STATUSES
 
 __all__ = [
     "ASSIGNABLE_ROLES",
@@ -311,3 +313,68 @@ def assignment_history(*, session: Session, report: Report) -> list[dict[str, An
     """The report's assignments, oldest first: who, when, from, to, and the reason given."""
     rows = audit.for_target(session=session, target=f"report:{report.id}", action="report.assigned")
     return [{"actor": row.actor, "at": row.at, **row.details} for row in rows]
+
+
+LATE_FACTOR = 3.0
+
+
+def punctuality(
+    *, session: Session, staff: StaffUser, since: datetime, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Per team, of the reports ``staff`` may see: closed since ``since`` on time, late, more
+    than 3x late (time taken over the time allowed, as Signalen counts it), and open overdue.
+
+    A report closed late took longer than its due date allowed; "more than 3x late" took
+    more than three times the time allowed. Reports without a due date are not counted.
+    """
+    now = now or utcnow()
+    rows = session.execute(
+        sa.select(
+            col(Report.team_code),
+            col(Report.created_at),
+            col(Report.closed_at),
+            col(Report.due_at),
+            col(Report.status),
+        )
+        .where(report_filter(staff, session), col(Report.due_at).is_not(None))
+        .where(
+            sa.or_(
+                col(Report.closed_at) >= since,
+                col(Report.status).not_in(sorted(CLOSED_STATUSES)),
+            )
+        )
+    ).all()
+    names = {t.code: t.name for t in session.exec(select(Team))}
+    teams: dict[str | None, dict[str, Any]] = {}
+    for team_code, created, closed, due, status in rows:
+        entry = teams.setdefault(
+            team_code,
+            {
+                "team_code": team_code,
+                "team_name": names.get(team_code or "", team_code),
+                "closed": 0,
+                "on_time": 0,
+                "late": 0,
+                "very_late": 0,
+                "open_overdue": 0,
+            },
+        )
+        if due is None:
+            continue
+        if status in CLOSED_STATUSES and closed is not None:
+            allowed = max((due - created).total_seconds(), 1.0)
+            taken = (closed - created).total_seconds()
+            entry["closed"] += 1
+            if taken <= allowed:
+                entry["on_time"] += 1
+            elif taken <= LATE_FACTOR * allowed:
+                entry["late"] += 1
+            else:
+                entry["very_late"] += 1
+        elif due < now:
+            entry["open_overdue"] += 1
+    result = sorted(teams.values(), key=lambda e: (e["team_name"] is None, e["team_name"] or ""))
+    for entry in result:
+        closed_count = entry["closed"]
+        entry["on_time_share"] = entry["on_time"] / closed_count if closed_count else None
+    return result
