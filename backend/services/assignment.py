@@ -378,3 +378,119 @@ def punctuality(
         closed_count = entry["closed"]
         entry["on_time_share"] = entry["on_time"] / closed_count if closed_count else None
     return result
+
+
+# --- The admin's tables: teams and routing rules (every change audited) -------------------
+
+
+def create_team(
+    *, session: Session, code: str, name: str, department: str, actor: audit.Actor
+) -> Team:
+    """Add a team; AssignmentError ``team_exists`` or ``team_invalid``; commits."""
+    code, name, department = code.strip().lower(), name.strip(), department.strip()
+    if not code or not name or not department or len(code) > 64 or not _slug(code):
+        raise AssignmentError(
+            "team_invalid",
+            "A team needs a code (letters, digits, '-' or '_'), a name and a department.",
+        )
+    if session.get(Team, code) is not None:
+        raise AssignmentError("team_exists", f"A team has the code {code!r} already.")
+    team = Team(code=code, name=name[:200], department=department[:100])
+    session.add(team)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="team.created",
+        target=f"team:{code}",
+        details={"name": team.name, "department": team.department},
+    )
+    session.commit()
+    return team
+
+
+def set_team_active(*, session: Session, code: str, active: bool, actor: audit.Actor) -> Team:
+    """Retire a team (its reports keep it; rules to it stop routing) or bring it back."""
+    team = session.get(Team, code)
+    if team is None:
+        raise AssignmentError("unknown_team", f"No team has the code {code!r}.")
+    if team.active != active:
+        team.active = active
+        session.add(team)
+        audit.record(
+            session=session,
+            actor=actor,
+            action="team.enabled" if active else "team.disabled",
+            target=f"team:{code}",
+        )
+        session.commit()
+    return team
+
+
+def _slug(code: str) -> bool:
+    return all(c.isalnum() or c in "-_" for c in code)
+
+
+def list_rules(*, session: Session) -> list[RoutingRule]:
+    """Every routing rule, by service then the most specific first."""
+    rules = list(session.exec(select(RoutingRule)))
+    return sorted(
+        rules,
+        key=lambda r: (r.service_code, -len(r.area_prefix or ""), -r.priority, r.id or 0),
+    )
+
+
+def add_rule(
+    *,
+    session: Session,
+    service_code: str,
+    area_prefix: str | None,
+    team_code: str,
+    priority: int,
+    actor: audit.Actor,
+) -> RoutingRule:
+    """Add a routing rule (AssignmentError for an unknown service or team); commits."""
+    if session.get(Service, service_code) is None:
+        raise AssignmentError("unknown_service", f"No service has the code {service_code!r}.")
+    if session.get(Team, team_code) is None:
+        raise AssignmentError("unknown_team", f"No team has the code {team_code!r}.")
+    prefix = (area_prefix or "").strip()[:64] or None
+    rule = RoutingRule(
+        service_code=service_code, area_prefix=prefix, team_code=team_code, priority=priority
+    )
+    session.add(rule)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="routing_rule.created",
+        target=f"routing_rule:{rule.id}",
+        details={
+            "service_code": service_code,
+            "area_prefix": prefix,
+            "team_code": team_code,
+            "priority": priority,
+        },
+    )
+    session.commit()
+    return rule
+
+
+def delete_rule(*, session: Session, rule_id: int, actor: audit.Actor) -> None:
+    """Remove a routing rule (reports it routed keep their team); commits."""
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise AssignmentError("unknown_rule", f"No routing rule has the id {rule_id}.")
+    audit.record(
+        session=session,
+        actor=actor,
+        action="routing_rule.deleted",
+        target=f"routing_rule:{rule_id}",
+        details={
+            "service_code": rule.service_code,
+            "area_prefix": rule.area_prefix,
+            "team_code": rule.team_code,
+            "priority": rule.priority,
+        },
+    )
+    session.delete(rule)
+    session.commit()

@@ -37,6 +37,7 @@ class PageSessionInterface(SecureCookieSessionInterface):
 
 def register_staff_pages(app: Flask) -> None:
     """Bind CSRF protection, harden the session cookie and mount the ``/staff`` blueprint."""
+    from backend.staff.admin import bp as admin_bp
     from backend.staff.triage import bp as triage_bp
     from backend.staff.views import bp
 
@@ -53,3 +54,4 @@ def register_staff_pages(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = True
     app.register_blueprint(bp)
     app.register_blueprint(triage_bp)
+    app.register_blueprint(admin_bp)

@@ -144,7 +144,7 @@ STAFF_PAGES: tuple[StaffPage, ...] = (
     StaffPage(
         N_("Routing rules: which team gets which reports"), "staff_admin.routing", ("admin",)
     ),
-    StaffPage(N_("Audit log: who did what, when"), "staff_admin.audit", ("admin",)),
+    StaffPage(N_("Audit log: who did what, when"), "staff_admin.audit_log", ("admin",)),
 )
 
 

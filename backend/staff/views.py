@@ -80,7 +80,7 @@ ROLE_CAPABILITIES: dict[str, list[tuple[str, str | None]]] = {
         (N_("Manage the service catalogue."), "staff_admin.services"),
         (N_("Manage Open311 API keys."), "staff_admin.api_keys"),
         (N_("Edit the routing rules."), "staff_admin.routing"),
-        (N_("Read the audit log."), "staff_admin.audit"),
+        (N_("Read the audit log."), "staff_admin.audit_log"),
     ],
 }
 
