@@ -8,9 +8,9 @@
   calendar days, or in working days when the service says so (``working_days``): weekends and
   the city's public holidays (the ``holidays`` package; country and subdivision are settings)
   do not count.
-- **Assignment** (:func:`assign`): a team, a person of it, or both; changing an existing
-  assignment needs a reason. Every change is one ``report.assigned`` audit row, which the
-  report page shows as its internal history.
+- **Assignment** (:func:`assign`): a team, a person of it, or both; taking a case from a
+  person or a team (a reassignment) needs a reason. Every change is one
+  ``report.assigned`` audit row, which the report page shows as its internal history.
 """
 
 from __future__ import annotations
@@ -229,8 +229,12 @@ def check_assignment(
     new_assignee = person.id if person is not None else None
     if team == report.team_code and new_assignee == report.assignee_id:
         raise AssignmentError("nothing", "The report is already assigned so.")
-    was_assigned = report.team_code is not None or report.assignee_id is not None
-    if was_assigned and note is None:
+    # Taking a case from someone (another person, another team) needs a reason; giving a
+    # team's case to one of its people, or a case nobody had, does not.
+    takes_away = (report.assignee_id is not None and new_assignee != report.assignee_id) or (
+        report.team_code is not None and team != report.team_code
+    )
+    if takes_away and note is None:
         raise AssignmentError(
             "reason_required", "A reason is required to reassign a report: say why."
         )

@@ -102,6 +102,7 @@ TEXT: dict[str, Message] = {
     "assignee": N_("Assigned to"),
     "nobody": N_("nobody"),
     "due": N_("due"),
+    "due_label": N_("Due date"),
     "overdue": N_("overdue"),
     "select_all": N_("Select all the reports of this page"),
     "select": N_("Select"),

@@ -123,16 +123,10 @@ def test_reassigning_needs_a_reason_and_is_audited(session: Session) -> None:
     assignment.assign(
         session=session, report=report, staff=agent, team_code="nord", assignee_id=None, reason=None
     )
-    with pytest.raises(assignment.AssignmentError) as no_reason:
-        assignment.assign(
-            session=session,
-            report=report,
-            staff=agent,
-            team_code=None,
-            assignee_id=agent.id,
-            reason="",
-        )
-    assert no_reason.value.reason == "reason_required"
+    # One of the team takes the team's case: no reason needed.
+    assignment.assign(
+        session=session, report=report, staff=agent, team_code=None, assignee_id=agent.id, reason=""
+    )
     with pytest.raises(assignment.AssignmentError) as out_of_scope:
         assignment.assign(
             session=session,
@@ -143,19 +137,30 @@ def test_reassigning_needs_a_reason_and_is_audited(session: Session) -> None:
             reason="x",
         )
     assert out_of_scope.value.reason == "person_out_of_scope"
+    with pytest.raises(assignment.AssignmentError) as no_reason:
+        assignment.assign(
+            session=session,
+            report=report,
+            staff=agent,
+            team_code="sud",
+            assignee_id=None,
+            reason="",
+        )
+    assert no_reason.value.reason == "reason_required"
     assignment.assign(
         session=session,
         report=report,
         staff=agent,
-        team_code=None,
-        assignee_id=agent.id,
-        reason="Je prends",
+        team_code="sud",
+        assignee_id=None,
+        reason="Côté sud",
     )
-    assert (report.team_code, report.assignee_id) == ("nord", agent.id)
+    assert (report.team_code, report.assignee_id) == ("sud", None)
     history = assignment.assignment_history(session=session, report=report)
     assert [(h["to_team"], h["to_assignee_email"], h["reason"]) for h in history] == [
         ("nord", None, None),
-        ("nord", "a@x.fr", "Je prends"),
+        ("nord", "a@x.fr", None),
+        ("sud", None, "Côté sud"),
     ]
 
 
