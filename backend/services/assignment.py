@@ -242,31 +242,50 @@ def check_assignment(
 
 
 def apply_assignment(
-    *, session: Session, report: Report, change: Assignment, staff: StaffUser
+    *,
+    session: Session,
+    report: Report,
+    change: Assignment,
+    staff: StaffUser,
+    audit_rows: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Apply a checked assignment with its audit row (``report.assigned``); no commit."""
+    """Apply a checked assignment with its audit row (``report.assigned``); no commit.
+
+    ``audit_rows``: append the audit row there instead (a bulk action writes them together,
+    ``audit.record_many``).
+    """
     assert report.id is not None
     previous = {"team_code": report.team_code, "assignee_id": report.assignee_id}
     report.team_code = change.team_code
     report.assignee_id = change.assignee.id if change.assignee is not None else None
     report.updated_at = utcnow()
     session.add(report)
-    audit.record(
-        session=session,
-        actor=staff,
-        action="report.assigned",
-        target=f"report:{report.id}",
-        details={
-            "from_team": previous["team_code"],
-            "to_team": report.team_code,
-            "from_assignee": previous["assignee_id"],
-            "to_assignee": report.assignee_id,
-            "to_assignee_email": change.assignee.email if change.assignee else None,
-            "reason": change.reason,
-        },
+    details = {
+        "from_team": previous["team_code"],
+        "to_team": report.team_code,
+        "from_assignee": previous["assignee_id"],
+        "to_assignee": report.assignee_id,
+        "to_assignee_email": change.assignee.email if change.assignee else None,
+        "reason": change.reason,
+    }
+    row: dict[str, Any] = {
+        "action": "report.assigned",
+        "target": f"report:{report.id}",
+        "details": details,
         # The report's new version (backend.services.versions): this change is not "after" it.
-        at=report.updated_at,
-    )
+        "at": report.updated_at,
+    }
+    if audit_rows is not None:
+        audit_rows.append(row)
+    else:
+        audit.record(
+            session=session,
+            actor=staff,
+            action=str(row["action"]),
+            target=str(row["target"]),
+            details=details,
+            at=report.updated_at,
+        )
 
 
 def assign(

@@ -4,17 +4,20 @@ All or nothing: every report of the selection is checked first, and if any may n
 action the whole selection is refused with the list of which and why (:class:`BulkRefusedError`);
 otherwise every change is applied in ONE transaction, each report with its own audit row (and,
 for a status, its own history row, note scrubbing and refresh of the public figures, as one
-change made by hand would have).
+change made by hand would have: ``backend.services.triage.apply_status_change``, here in a
+few multi-row statements rather than five round trips per report).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from backend.models import Report, ReportStatus, StaffUser, Team
+from backend.services import audit, outbox, public_notes
 from backend.services.access import report_filter
 from backend.services.assignment import (
     Assignment,
@@ -22,16 +25,15 @@ from backend.services.assignment import (
     apply_assignment,
     check_assignment,
 )
-from backend.services.triage import (
-    StatusChangeError,
-    apply_status_change,
-    check_status_change,
-)
+from backend.services.feedback import refresh_job
+from backend.services.reports import set_status
+from backend.services.triage import StatusChangeError, check_status_change
 
 __all__ = ["ACTIONS", "BulkRefusedError", "Refusal", "bulk_apply"]
 
 ACTIONS = ("assign", "status")
 MAX_SELECTION = 1000
+INSERT_PAGE = 50
 
 
 @dataclass(frozen=True)
@@ -135,14 +137,55 @@ def bulk_apply(
     if refusals:
         raise BulkRefusedError(refusals)
     try:
+        # Multi-row INSERTs of one size share one statement text, which psycopg parses once
+        # (a 500-row statement is parsed anew each time: most of a bulk action's time).
+        session.connection().execution_options(insertmanyvalues_page_size=INSERT_PAGE)
+        assigned: list[dict[str, Any]] = []
         for report, change in assignments:
-            apply_assignment(session=session, report=report, change=change, staff=staff)
-        for report, (target, note) in changes:
-            apply_status_change(
-                session=session, report=report, target=target, note=note, staff=staff
+            apply_assignment(
+                session=session, report=report, change=change, staff=staff, audit_rows=assigned
             )
+        audit.record_many(session=session, actor=staff, rows=assigned)
+        _apply_statuses(session=session, staff=staff, changes=changes)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return [report for report, _ in assignments] + [report for report, _ in changes]
+
+
+def _apply_statuses(
+    *,
+    session: Session,
+    staff: StaffUser,
+    changes: list[tuple[Report, tuple[ReportStatus, str | None]]],
+) -> None:
+    """What ``triage.apply_status_change`` does for one report, for many, in a few statements:
+    the history rows flushed together, then their scrubbing and the refreshes queued in one
+    INSERT, the audit rows flushed at the commit."""
+    steps = []
+    for report, (target, note) in changes:
+        current = report.status
+        update = set_status(
+            session=session, report=report, status=target, public_note=note, author=staff.email
+        )
+        steps.append((report, update, current, target, note))
+    session.flush()
+    jobs = []
+    audits = []
+    for report, update, current, target, note in steps:
+        assert report.id is not None
+        scrub = public_notes.scrubbing_job(update)
+        if scrub is not None:
+            jobs.append(scrub)
+        jobs.append(refresh_job(report.id))
+        audits.append(
+            {
+                "action": "report.status_set",
+                "target": f"report:{report.id}",
+                "details": {"from": current, "to": target.value, "public_note": note},
+                "at": report.updated_at,
+            }
+        )
+    outbox.add_jobs(session=session, jobs=jobs)
+    audit.record_many(session=session, actor=staff, rows=audits)
