@@ -26,9 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from backend.db import utcnow
+from backend.db import UTCDateTime, utcnow
 from backend.jobs import LINK_REPORT
 from backend.models import Contact, Report, ReportStatus, ReportUpdate, Service, StaffUser
+from backend.models.incident import ReportIncidentLink
 from backend.models.nlp import CategoryCorrection
 from backend.services import assignment, audit, outbox, public_notes
 from backend.services.access import can_see_report, report_filter
@@ -36,9 +37,15 @@ from backend.services.catalogue import get_active_service
 from backend.services.classification import UnknownCategoryError, correct_category
 from backend.services.contacts import ContactCipher, ContactDetails, read_contact
 from backend.services.feedback import enqueue_refresh
-from backend.services.links import priority_boosts
+from backend.services.links import priority_boosts, priority_boosts_where
 from backend.services.reports import set_status
-from backend.services.workflow import CLOSED_STATUSES, NOTE_REQUIRED, OPEN_STATUSES, TRANSITIONS
+from backend.services.workflow import (
+    CLOSED_STATUSES,
+    NOTE_REQUIRED,
+    OPEN_STATUSES,
+    STATUSES,
+    TRANSITIONS,
+)
 
 __all__ = [
     "Priority",
@@ -81,6 +88,14 @@ class StatusChangeError(ValueError):
 TABS: tuple[str, ...] = ("work", "mine", "team", "new", "overdue", "waiting", "all")
 WAITING_STATUS = "waiting"  # added by the case-work piece; counted by its name
 SEARCH_MAX = 200
+# Every status but the closed ones (a status added to the workflow's enum joins it).
+NOT_CLOSED: tuple[str, ...] = tuple(s for s in STATUSES if s not in CLOSED_STATUSES)
+# Past this many reports, their links are read in one query joined on the queue's WHERE.
+LINKS_BY_ID = 900
+# Queues up to this size are ranked whole here; longer ones, only the rows that can reach the
+# page asked (see rank_queue), plus this many for the rounding of the database's sort.
+RANK_IN_PYTHON = 2000
+RANK_MARGIN = 50
 
 
 @dataclass(frozen=True)
@@ -171,11 +186,20 @@ def services_by_code(session: Session) -> dict[str, Service]:
 
 
 def _ranked(
-    session: Session, rows: Sequence[Any], services: dict[str, Service], now: datetime
+    session: Session,
+    rows: Sequence[Any],
+    services: dict[str, Service],
+    now: datetime,
+    conditions: Sequence[ColumnElement[bool]] | None = None,
 ) -> list[tuple[int, Priority, datetime]]:
     """(id, priority, created_at) of rows of (id, created_at, closed_at, confidence,
-    needs_triage, service_code), most urgent first."""
-    boosts = priority_boosts(session, [row[0] for row in rows])
+    needs_triage, service_code), most urgent first (``conditions``: the WHERE that chose
+    them, to read their links in one query)."""
+    ids = [row[0] for row in rows]
+    if conditions is not None and len(ids) > LINKS_BY_ID:
+        boosts = priority_boosts_where(session, ids, conditions)
+    else:
+        boosts = priority_boosts(session, ids)
     ranked = []
     for report_id, created_at, closed_at, confidence, needs_triage, service_code in rows:
         service = services.get(service_code) if service_code else None
@@ -246,7 +270,9 @@ def queue_conditions(
     if filters.status is not None:
         conditions.append(col(Report.status) == filters.status)
     elif filters.tab is not None:
-        conditions.append(col(Report.status).not_in(sorted(CLOSED_STATUSES)))
+        # The statuses not closed, named (an IN that the (team, status) and (assignee,
+        # status) indexes read as ranges, where NOT IN would read every closed report too).
+        conditions.append(col(Report.status).in_(NOT_CLOSED))
     else:
         conditions.append(col(Report.status).in_(OPEN_STATUSES))
     return conditions
@@ -291,17 +317,55 @@ def rank_queue(
         col(Report.confidence),
         col(Report.needs_triage),
         col(Report.service_code),
-    ).where(*queue_conditions(session=session, staff=staff, filters=filters, now=now))
-    rows = session.execute(stmt).all()
-    ranked = _ranked(session, rows, services, now)
+    )
+    conditions = queue_conditions(session=session, staff=staff, filters=filters, now=now)
     start = (page - 1) * page_size
+    total = session.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
+    if total <= RANK_IN_PYTHON:
+        rows = session.execute(stmt.where(*conditions)).all()
+    else:
+        # A long queue: only the reports that can be on this page are ranked here. A report
+        # without links has priority = uncertainty + lateness, which the database computes
+        # and sorts (with a margin for rounding); a linked one may climb by up to the links'
+        # cap, so every linked report of the queue is ranked too. The page's reports are
+        # among these, in the same order as if the whole queue were ranked.
+        linked = sa.exists().where(col(ReportIncidentLink.report_id) == col(Report.id))
+        base = _base_priority(session, services, now)
+        unlinked = session.execute(
+            stmt.where(*conditions, ~linked)
+            .order_by(base.desc(), col(Report.created_at), col(Report.id))
+            .limit(start + page_size + RANK_MARGIN)
+        ).all()
+        rows = [*unlinked, *session.execute(stmt.where(*conditions, linked)).all()]
+    ranked = _ranked(session, rows, services, now, conditions)
     chosen = ranked[start : start + page_size]
     ids = [report_id for report_id, _, _ in chosen]
     reports = {r.id: r for r in session.exec(select(Report).where(col(Report.id).in_(ids)))}
     page_items = [
         (reports[report_id], priority) for report_id, priority, _ in chosen if report_id in reports
     ]
-    return page_items, len(ranked)
+    return page_items, int(total)
+
+
+def _base_priority(
+    session: Session, services: dict[str, Service], now: datetime
+) -> ColumnElement[float]:
+    """uncertainty + lateness of the module's formula, as SQL (the priority without links)."""
+    targets = {code: max(s.target_days, 1) for code, s in services.items()}
+    target = sa.case(targets, value=col(Report.service_code), else_=DEFAULT_TARGET_DAYS)
+    end = sa.func.coalesce(col(Report.closed_at), sa.literal(now, UTCDateTime()))
+    if session.get_bind().dialect.name == "sqlite":
+        age = sa.func.julianday(end) - sa.func.julianday(col(Report.created_at))
+    else:
+        age = sa.extract("epoch", end - col(Report.created_at)) / 86_400.0
+    age = sa.case((age < 0, 0.0), else_=age)
+    lateness = sa.case((age / target > LATENESS_CAP, LATENESS_CAP), else_=age / target)
+    given = sa.func.coalesce(col(Report.confidence), 0.0)
+    sure = sa.case((given < 0, 0.0), (given > 1, 1.0), else_=given)
+    uncertainty = sa.case(
+        (col(Report.needs_triage).is_(True), UNCERTAINTY_WEIGHT * (1.0 - sure)), else_=0.0
+    )
+    return uncertainty + lateness
 
 
 def visible_report(*, session: Session, staff: StaffUser, report_id: int) -> Report | None:

@@ -208,3 +208,61 @@ def test_a_bulk_status_change_is_all_or_nothing_and_audited_per_report(
         select(ReportUpdate.public_note).where(col(ReportUpdate.status) == "in_progress")
     ).all()
     assert notes == ["Intervention planifiée"] * 3
+
+
+def test_a_long_queue_ranked_in_the_database_gives_the_same_pages(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past RANK_IN_PYTHON reports only the rows that can reach the page are ranked: the
+    pages must be those of the whole queue ranked here, links and ties included."""
+    import random
+
+    from backend.db import utcnow
+    from backend.services import triage
+    from tests.staff.triage_data import link, make_accident, north
+
+    rng = random.Random(5)
+    agent = create_staff(
+        session=session, email="a@x.fr", role="agent", service_codes=["traffic_signal"]
+    )
+    now = utcnow()
+    same_time = now - timedelta(days=3)
+    reports = []
+    for n in range(40):
+        created = same_time if n % 7 == 0 else now - timedelta(hours=rng.randrange(1, 400))
+        reports.append(
+            make_report(
+                session,
+                created=created,
+                confidence=rng.choice([None, 0.2, 0.5, 0.9, 0.99]),
+                needs_triage=rng.random() < 0.5,
+                lat=north(5000 + 100 * n),
+            )
+        )
+    near = [make_report(session, created=now - timedelta(days=1)) for _ in range(3)]
+    make_accident(session, 1, when=now - timedelta(hours=20), severity="hospitalised")
+    link(session, *near)
+    services = triage.services_by_code(session)
+    filters = triage.TriageFilters(needs_triage=None, tab="all")
+
+    def pages() -> list[list[tuple[int, float]]]:
+        result = []
+        for page in range(1, 6):
+            items, total = triage.rank_queue(
+                session=session,
+                staff=agent,
+                filters=filters,
+                services=services,
+                page=page,
+                page_size=10,
+                now=now,
+            )
+            assert total == 43
+            result.append([(r.id, p.total) for r, p in items])
+        return result
+
+    whole = pages()
+    assert any(p > 2 for page in whole for _, p in page)  # the linked ones climbed
+    monkeypatch.setattr(triage, "RANK_IN_PYTHON", 0)
+    monkeypatch.setattr(triage, "RANK_MARGIN", 0)
+    assert pages() == whole
