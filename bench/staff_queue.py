@@ -249,7 +249,7 @@ def explain(url: str) -> None:
     from backend.db import make_engine
     from backend.extensions import db
     from backend.models import Report, StaffUser
-    from backend.services import triage
+    from backend.services import queues as triage
 
     with db.new_session() as session:
         staff = session.exec(select(StaffUser).where(StaffUser.email == AGENT)).one()

@@ -32,9 +32,10 @@ class Report(SQLModel, table=True):
         Index("ix_report_service_created", "service_code", "created_at"),
         Index("ix_report_area_created", "area_code", "created_at"),
         Index("ix_report_source_external", "source", "external_id", unique=True),
-        # The queues: a team's or a person's open work, and the overdue one.
-        Index("ix_report_team_status", "team_code", "status"),
-        Index("ix_report_assignee_status", "assignee_id", "status"),
+        # The queues: a team's or a person's open work (the service in the index too, so that
+        # a scope's services filter there, not through another index), and the overdue one.
+        Index("ix_report_team_status", "team_code", "status", "service_code"),
+        Index("ix_report_assignee_status", "assignee_id", "status", "service_code"),
         Index("ix_report_status_due", "status", "due_at"),
     )
 

@@ -218,7 +218,7 @@ def test_a_long_queue_ranked_in_the_database_gives_the_same_pages(
     import random
 
     from backend.db import utcnow
-    from backend.services import triage
+    from backend.services import queues, triage
     from tests.staff.triage_data import link, make_accident, north
 
     rng = random.Random(5)
@@ -263,6 +263,23 @@ def test_a_long_queue_ranked_in_the_database_gives_the_same_pages(
 
     whole = pages()
     assert any(p > 2 for page in whole for _, p in page)  # the linked ones climbed
-    monkeypatch.setattr(triage, "RANK_IN_PYTHON", 0)
-    monkeypatch.setattr(triage, "RANK_MARGIN", 0)
+    monkeypatch.setattr(queues, "RANK_IN_PYTHON", 0)
+    monkeypatch.setattr(queues, "RANK_MARGIN", 0)
     assert pages() == whole
+
+
+def test_the_cli_puts_an_account_in_a_team_or_says_the_team_is_unknown(
+    app: Flask, session: Session
+) -> None:
+    from backend.cli import main
+    from backend.services.staff import get_staff_by_email
+
+    _teams(session)
+    runner = app.test_cli_runner()
+    args = ["staff", "create", "a@x.fr", "--role", "agent", "--service", "road_damage"]
+    unknown = runner.invoke(main, [*args, "--team", "personne"])
+    assert unknown.exit_code != 0 and "Unknown team 'personne'" in unknown.output
+    done = runner.invoke(main, [*args, "--team", "nord"])
+    assert done.exit_code == 0, done.output
+    staff = get_staff_by_email(session=session, email="a@x.fr")
+    assert staff is not None and staff.team_code == "nord"

@@ -89,8 +89,10 @@ def upgrade() -> None:
         sa.Column("working_days", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.add_column("report", sa.Column("due_at", backend.db.UTCDateTime(), nullable=True))
-    op.create_index("ix_report_team_status", "report", ["team_code", "status"])
-    op.create_index("ix_report_assignee_status", "report", ["assignee_id", "status"])
+    op.create_index("ix_report_team_status", "report", ["team_code", "status", "service_code"])
+    op.create_index(
+        "ix_report_assignee_status", "report", ["assignee_id", "status", "service_code"]
+    )
     op.create_index("ix_report_status_due", "report", ["status", "due_at"])
 
 
