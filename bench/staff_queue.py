@@ -126,6 +126,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40, help="per view")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--reuse", metavar="NAME", help="measure again on a database kept by --keep (no load)"
+    )
     args = parser.parse_args()
 
     from backend import migrate
@@ -134,10 +137,11 @@ def main() -> None:
     from backend.db import make_engine
 
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1/lanterne_queues")
-    name = f"lanterne_queues_bench_{uuid.uuid4().hex[:6]}"
+    name = args.reuse or f"lanterne_queues_bench_{uuid.uuid4().hex[:6]}"
     admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    if not args.reuse:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = base.rsplit("/", 1)[0] + f"/{name}"
     print(f"database {name}; {args.reports:,} reports; 2 cores shared")
     try:
@@ -159,38 +163,14 @@ def main() -> None:
             from sqlmodel import select
 
             from backend.extensions import db
-            from backend.models import Service, StaffUser, Team
-            from backend.services.staff import create_staff, issue_token
+            from backend.models import StaffUser
+            from backend.services.staff import issue_token
 
+            if not args.reuse:
+                prepare(url, args)
             with db.new_session() as session:
-                for team in TEAMS:
-                    session.add(Team(code=team, name=team.title(), department="bench"))
-                session.commit()
-                holders = {}
-                for team in TEAMS:
-                    services = [c for c, (_s, t) in SERVICES.items() if team.startswith(t)]
-                    person = create_staff(
-                        session=session,
-                        email=AGENT if team == "voirie-sud" else f"agent.{team}@bench.fr",
-                        role="agent",
-                        password=PASSWORD,
-                        service_codes=services,
-                        team_code=team,
-                    )
-                    assert person.id is not None
-                    holders[team] = person.id
                 agent = session.exec(select(StaffUser).where(StaffUser.email == AGENT)).one()
-                token = issue_token(session=session, staff=agent)
-                assert session.get(Service, "road_damage") is not None
-            seconds = load_reports(url, args.reports, args.seed, holders)
-            print(f"load (COPY): {seconds:.1f} s")
-            engine = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-            with engine.connect() as conn:
-                conn.execute(sa.text("VACUUM ANALYZE report"))
-                open_count = conn.execute(
-                    sa.text("SELECT count(*) FROM report WHERE closed_at IS NULL")
-                ).scalar_one()
-            print(f"open reports: {open_count:,}")
+                token = issue_token(session=session, staff=agent, name="bench")
         client = app.test_client()
         page = client.get("/staff/login").get_data(as_text=True)
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
@@ -235,10 +215,46 @@ def main() -> None:
         with app.app_context():
             explain(url)
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def prepare(url: str, args: argparse.Namespace) -> None:
+    """Teams, one agent a team (the bench's agent works the south roads team), the reports."""
+    from backend.db import make_engine
+    from backend.extensions import db
+    from backend.models import Service, Team
+    from backend.services.staff import create_staff
+
+    with db.new_session() as session:
+        for team in TEAMS:
+            session.add(Team(code=team, name=team.title(), department="bench"))
+        session.commit()
+        holders = {}
+        for team in TEAMS:
+            services = [c for c, (_s, t) in SERVICES.items() if team.startswith(t)]
+            person = create_staff(
+                session=session,
+                email=AGENT if team == "voirie-sud" else f"agent.{team}@bench.fr",
+                role="agent",
+                password=PASSWORD,
+                service_codes=services,
+                team_code=team,
+            )
+            assert person.id is not None
+            holders[team] = person.id
+        assert session.get(Service, "road_damage") is not None
+    seconds = load_reports(url, args.reports, args.seed, holders)
+    print(f"load (COPY): {seconds:.1f} s")
+    engine = make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("VACUUM ANALYZE report"))
+        open_count = conn.execute(
+            sa.text("SELECT count(*) FROM report WHERE closed_at IS NULL")
+        ).scalar_one()
+    print(f"open reports: {open_count:,}")
 
 
 def explain(url: str) -> None:

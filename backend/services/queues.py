@@ -258,8 +258,11 @@ def rank_queue(
     page: int = 1,
     page_size: int = 50,
     now: datetime | None = None,
+    total: int | None = None,
 ) -> tuple[list[tuple[Report, Priority]], int]:
     """One page of the reports ``staff`` may see, most urgent first, and how many match.
+
+    ``total``: how many match, when the caller knows already (the tab's count).
 
     The priority needs the links, so every matching report is ranked (a few columns each, the
     links counted in one query per 900 reports), then only the page is loaded in full.
@@ -276,7 +279,8 @@ def rank_queue(
     )
     conditions = queue_conditions(session=session, staff=staff, filters=filters, now=now)
     start = (page - 1) * page_size
-    total = session.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
+    if total is None:
+        total = session.execute(sa.select(sa.func.count()).where(*conditions)).scalar_one()
     if total <= RANK_IN_PYTHON:
         rows = session.execute(stmt.where(*conditions)).all()
     else:
@@ -306,18 +310,25 @@ def rank_queue(
 def _base_priority(
     session: Session, services: dict[str, Service], now: datetime
 ) -> ColumnElement[float]:
-    """uncertainty + lateness of the module's formula, as SQL (the priority without links)."""
-    targets = {code: max(s.target_days, 1) for code, s in services.items()}
-    target = sa.case(targets, value=col(Report.service_code), else_=DEFAULT_TARGET_DAYS)
+    """uncertainty + lateness of the module's formula, as SQL (the priority without links).
+
+    In double precision throughout (PostgreSQL's EXTRACT and integer division would make it
+    numeric, several times slower to sort on), each part computed once.
+    """
+    targets = {code: float(max(s.target_days, 1)) for code, s in services.items()}
+    target = sa.case(targets, value=col(Report.service_code), else_=float(DEFAULT_TARGET_DAYS))
     end = sa.func.coalesce(col(Report.closed_at), sa.literal(now, UTCDateTime()))
-    if session.get_bind().dialect.name == "sqlite":
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    # SQLite's scalar min/max of several arguments are PostgreSQL's least/greatest.
+    least, greatest = (
+        getattr(sa.func, n) for n in (("min", "max") if sqlite else ("least", "greatest"))
+    )
+    if sqlite:
         age = sa.func.julianday(end) - sa.func.julianday(col(Report.created_at))
     else:
-        age = sa.extract("epoch", end - col(Report.created_at)) / 86_400.0
-    age = sa.case((age < 0, 0.0), else_=age)
-    lateness = sa.case((age / target > LATENESS_CAP, LATENESS_CAP), else_=age / target)
-    given = sa.func.coalesce(col(Report.confidence), 0.0)
-    sure = sa.case((given < 0, 0.0), (given > 1, 1.0), else_=given)
+        age = sa.cast(sa.extract("epoch", end - col(Report.created_at)), sa.Float) / 86_400.0
+    lateness = least(greatest(age, 0.0) / target, LATENESS_CAP)
+    sure = least(greatest(sa.func.coalesce(col(Report.confidence), 0.0), 0.0), 1.0)
     uncertainty = sa.case(
         (col(Report.needs_triage).is_(True), UNCERTAINTY_WEIGHT * (1.0 - sure)), else_=0.0
     )

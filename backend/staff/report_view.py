@@ -46,6 +46,7 @@ def triage_queue(
     page_size: int = 50,
     lang: str = "fr",
     now: datetime | None = None,
+    total: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the triage queue as staff see it (``rank_queue``), and how many match."""
     services = services_by_code(session)
@@ -57,6 +58,7 @@ def triage_queue(
         page=page,
         page_size=page_size,
         now=now,
+        total=total,
     )
     ids = [report.id for report, _ in ranked if report.id is not None]
     links = link_summaries(session, ids, lang=lang)

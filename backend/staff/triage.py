@@ -169,6 +169,7 @@ def _queue_page(
         page = max(int(args.get("page") or 1), 1)
     except ValueError:
         page = 1
+    counts = triage.tab_counts(session=db.session, staff=staff, filters=filters)
     items, total = report_view.triage_queue(
         session=db.session,
         staff=staff,
@@ -176,8 +177,10 @@ def _queue_page(
         page=page,
         page_size=PAGE_SIZE,
         lang=lang,
+        # The tab's count is the queue's length unless a status is chosen (counts are of
+        # the statuses not closed).
+        total=counts[filters.tab or DEFAULT_TAB] if filters.status is None else None,
     )
-    counts = triage.tab_counts(session=db.session, staff=staff, filters=filters)
     query = _query_of(args)
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     tabs = [
