@@ -38,6 +38,12 @@ def _read_password_stdin() -> str:
     help="a service code an agent works on (repeat for several)",
 )
 @click.option(
+    "--team",
+    "team_code",
+    default=None,
+    help="the team the account belongs to (see /staff/admin/teams)",
+)
+@click.option(
     "--password-stdin",
     is_flag=True,
     help="read the password from standard input instead of generating one",
@@ -53,6 +59,7 @@ def create(
     role: str,
     department: str | None,
     services: tuple[str, ...],
+    team_code: str | None,
     password_stdin: bool,
     no_password: bool,
 ) -> None:
@@ -80,6 +87,7 @@ def create(
                 password=password,
                 service_codes=services,
                 department=department,
+                team_code=team_code,
                 actor="cli",
             )
     except (StaffError, UnknownServiceError) as exc:

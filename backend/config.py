@@ -73,6 +73,11 @@ class Config:
     MIN_PUBLISHED_COUNT = _env_int("LANTERNE_MIN_PUBLISHED_COUNT", 5)
     PUBLIC_GRID_DEGREES = _env_float("LANTERNE_PUBLIC_GRID_DEGREES", 0.01)
     PUBLIC_TIMEZONE = _env("LANTERNE_PUBLIC_TIMEZONE", "Europe/Paris")
+    # The city's public holidays (the ``holidays`` package), skipped by services whose target
+    # counts working days: an ISO country code and, optionally, a subdivision (FR: "57" for
+    # Moselle's extra days).
+    HOLIDAYS_COUNTRY = _env("LANTERNE_HOLIDAYS_COUNTRY", "FR")
+    HOLIDAYS_SUBDIV = _env("LANTERNE_HOLIDAYS_SUBDIV")
     # Where the open data files are written (default: instance/public_data).
     PUBLIC_DATA_PATH = _env("LANTERNE_PUBLIC_DATA_PATH")
     # "Not fixed" in the questionnaire reopens the report up to this many days after the fix.

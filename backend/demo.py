@@ -18,8 +18,19 @@ from sqlmodel import Session, col, select
 
 from backend.db import utcnow
 from backend.demo_casework import add_casework_demo
-from backend.models import Area, Report, ReportStatus, ReportUpdate
+from backend.models import (
+    Area,
+    Report,
+    ReportStatus,
+    ReportUpdate,
+    RoutingRule,
+    Service,
+    StaffUser,
+    Team,
+)
+from backend.services.assignment import deadline_settings, due_date, route_team
 from backend.services.catalogue import DEFAULT_SERVICES
+from backend.services.staff import create_staff, generate_password, get_staff_by_email
 
 # code: (share of reports, French texts, English texts, night-time share)
 TEXTS: dict[str, tuple[float, list[str], list[str], float]] = {
@@ -171,6 +182,82 @@ PLACES = [
 ]
 
 
+# The demo city's teams: (code, name, department). The roads department has two teams, split
+# by arrondissement (the routing rules below), to show rules by area.
+TEAMS: tuple[tuple[str, str, str], ...] = (
+    ("eclairage", "Éclairage public", "lighting"),
+    ("voirie-nord", "Voirie Nord (2e, 3e, 13e-16e)", "roads"),
+    ("voirie-sud", "Voirie Sud", "roads"),
+    ("proprete", "Propreté", "cleanliness"),
+    ("police-municipale", "Police municipale", "police_municipale"),
+    ("eau", "Eau et assainissement", "water"),
+    ("accueil", "Accueil des demandes", "general"),
+)
+# Arrondissements of the north (INSEE codes 13202, 13203, 13213...13216): the quartiers'
+# codes begin with them.
+NORTH = ("13202", "13203", "13213", "13214", "13215", "13216")
+# Services counted in working days (the roads department works weekdays).
+WORKING_DAYS = ("road_damage", "road_sign", "street_furniture", "traffic_signal")
+# Demo accounts: (e-mail, role, team, department). Agents work their team's services.
+ACCOUNTS: tuple[tuple[str, str, str | None, str | None], ...] = (
+    ("agent.voirie@demo.lanterne.fr", "agent", "voirie-sud", None),
+    ("agent.proprete@demo.lanterne.fr", "agent", "proprete", None),
+    ("agent.eclairage@demo.lanterne.fr", "agent", "eclairage", None),
+    ("superviseur.voirie@demo.lanterne.fr", "supervisor", "voirie-nord", "roads"),
+    ("analyste@demo.lanterne.fr", "analyst", None, None),
+    ("admin@demo.lanterne.fr", "admin", None, None),
+)
+
+
+def demo_organisation(session: Session) -> list[str]:
+    """Teams, routing rules and demo accounts, unless the city already has teams.
+
+    Returns lines for the operator: each account created, with its password (shown once).
+    """
+    if session.exec(select(Team).limit(1)).first() is not None:
+        return []
+    departments = {code: dept for code, _name, dept in TEAMS}
+    for code, name, department in TEAMS:
+        session.add(Team(code=code, name=name, department=department))
+    session.flush()
+    services = list(session.exec(select(Service)))
+    for service in services:
+        if service.code in WORKING_DAYS:
+            service.working_days = True
+            session.add(service)
+        team = next((c for c, dept in departments.items() if dept == service.department), "accueil")
+        if service.department == "roads":
+            for prefix in NORTH:
+                session.add(
+                    RoutingRule(
+                        service_code=service.code, area_prefix=prefix, team_code="voirie-nord"
+                    )
+                )
+            team = "voirie-sud"
+        session.add(RoutingRule(service_code=service.code, team_code=team))
+    session.commit()
+    lines = []
+    for email, role, account_team, account_department in ACCOUNTS:
+        if get_staff_by_email(session=session, email=email) is not None:
+            continue
+        codes = []
+        if role == "agent" and account_team:
+            codes = [s.code for s in services if s.department == departments[account_team]]
+        password = generate_password()
+        create_staff(
+            session=session,
+            email=email,
+            role=role,
+            password=password,
+            service_codes=codes,
+            department=account_department,
+            team_code=account_team,
+            actor="demo",
+        )
+        lines.append(f"  {role:<10} {email}  password: {password}")
+    return lines
+
+
 def _timestamp(rng: random.Random, start: datetime, days: int, night_share: float) -> datetime:
     """A time with the city's rhythms: more in summer, fewer on Sundays, day or night."""
     while True:
@@ -252,6 +339,15 @@ def generate_demo(
     codes = list(TEXTS)
     shares = [TEXTS[c][0] for c in codes]
     sample_position = _area_sampler(session, rng)
+    accounts = demo_organisation(session)
+    settings = deadline_settings()
+    catalogue = {s.code: s for s in session.exec(select(Service))}
+    routes: dict[tuple[str, str | None], str | None] = {}
+    holders = {
+        staff.team_code: staff.id
+        for staff in session.exec(select(StaffUser).where(col(StaffUser.role) == "agent"))
+        if staff.team_code
+    }
     fixed = 0
     for index in range(count):
         code = rng.choices(codes, weights=shares)[0]
@@ -279,6 +375,23 @@ def generate_demo(
             created_at=created,
             updated_at=created,
         )
+        # Who works it and by when, as routing would have said at intake.
+        # The demo rules name arrondissements (5 characters): one lookup per one.
+        key = (code, area_code[:5] if area_code else None)
+        if key not in routes:
+            routes[key] = route_team(session=session, service_code=code, area_code=area_code)
+        report.team_code = routes[key]
+        service = catalogue.get(code)
+        if service is not None:
+            report.due_at = due_date(
+                start=created,
+                target_days=service.target_days,
+                working_days=service.working_days,
+                settings=settings,
+            )
+        # Two open cases in three are held by the team's agent (the rest wait in the team).
+        if report.team_code in holders and rng.random() < 0.67:
+            report.assignee_id = holders[report.team_code]
         history: list[tuple[ReportStatus, datetime, str | None]] = [
             (ReportStatus.RECEIVED, created, None),
         ]
@@ -331,4 +444,6 @@ def generate_demo(
     ]
     for step in demo_steps():
         lines.append(step(session=session, seed=seed, days=days, now=now))
+    if accounts:
+        lines.append("Demo staff accounts (log in at /staff/login):\n" + "\n".join(accounts))
     return "\n".join(lines)

@@ -27,9 +27,12 @@ def alembic_config(url: str) -> AlembicConfig:
 def upgrade(url: str, revision: str = "head") -> int:
     """Migrate the database to ``revision`` and seed the default catalogue if empty.
 
-    Returns how many catalogue rows were added.
+    Returns how many catalogue rows were added. Only at ``head``: the catalogue is written
+    with today's model, whose columns an older revision may not have yet.
     """
     command.upgrade(alembic_config(url), revision)
+    if revision != "head":
+        return 0
     engine = make_engine(url)
     try:
         with Session(engine) as session:

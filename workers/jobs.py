@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from backend.models import Report, ReportAddition, ReportUpdate
-from backend.services import additions, outbox, public_notes
+from backend.services import additions, assignment, outbox, public_notes
 from backend.services.classification import apply_prediction
 from workers.context import job_session
 
@@ -49,6 +49,10 @@ def process_report(report_id: int) -> dict[str, Any]:
             report.address_public = scrubbed[-1].text
         # The report stays "received": it turns "open" when someone at the city reads it
         # (backend.services.reading.mark_read), not when a machine has sorted it.
+        # The service is known now: the routing rules give the team, the service its due date.
+        assignment.apply_routing(
+            session=session, report=report, settings=assignment.deadline_settings()
+        )
         session.add(report)
         links = links_in_transaction(session, report_id)
         # One commit for all of it, the outbox row included: if it is lost, the job runs again.

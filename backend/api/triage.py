@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
@@ -19,15 +19,21 @@ from backend.auth import current_staff, roles_required, visible_or_404
 from backend.extensions import db, redis_conn
 from backend.models import Report
 from backend.schemas.triage import (
+    BulkActionSchema,
+    BulkResultSchema,
     CategoryCorrectionSchema,
+    ReportPatchSchema,
     ReportQueryArgsSchema,
+    ReportVersionSchema,
     StaffReportSchema,
     StatusChangeSchema,
+    TabCountsSchema,
     TriageItemSchema,
     TriageQueryArgsSchema,
 )
-from backend.services import public_notes, triage
+from backend.services import assignment, bulk, public_notes, triage
 from backend.services.access import can_read_contacts
+from backend.services.versions import version_of
 from backend.staff import report_view
 from backend.staff.pages import staff_language
 
@@ -63,18 +69,14 @@ class TriageQueue(MethodView):
         """The triage queue: priority = uncertainty + lateness + links, each part given.
 
         Paginated (``page``, ``page_size``, ``X-Pagination``); by default the open reports of
-        your services whose category waits for a human.
+        your services whose category waits for a human; with ``tab`` one of the queues of
+        the staff pages (``work``: assigned to you or your team), ``q`` a search.
         """
         lang = _lang(args)
         items, total = report_view.triage_queue(
             session=db.session,
             staff=current_staff(),
-            filters=triage.TriageFilters(
-                needs_triage=args["needs_triage"],
-                service_code=args.get("service_code"),
-                area_code=args.get("area_code"),
-                status=args.get("status"),
-            ),
+            filters=_filters(args),
             page=pagination_parameters.page,
             page_size=pagination_parameters.page_size,
             lang=lang,
@@ -83,11 +85,56 @@ class TriageQueue(MethodView):
         return items
 
 
+def _filters(args: dict[str, Any]) -> triage.TriageFilters:
+    tab = args.get("tab")
+    return triage.TriageFilters(
+        needs_triage=args.get("needs_triage", None if tab else True),
+        service_code=args.get("service_code"),
+        area_code=args.get("area_code"),
+        status=args.get("status"),
+        tab=tab,
+        search=args.get("q"),
+        team_code=args.get("team_code"),
+        assignee_id=args.get("assignee_id"),
+    )
+
+
+@blp.route("/triage/counts")
+class TriageCounts(MethodView):
+    """How many reports each queue holds."""
+
+    @roles_required(*TRIAGE_ROLES)
+    @blp.arguments(TriageQueryArgsSchema, location="query")
+    @blp.response(200, TabCountsSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, int]:
+        """The count of each tab (work, mine, team, new, overdue, waiting, all), with the
+        other filters given (service, area, search...)."""
+        return triage.tab_counts(session=db.session, staff=current_staff(), filters=_filters(args))
+
+
+def _version(report: Report) -> dict[str, Any]:
+    return {"id": report.id, "version": version_of(report)}
+
+
+def _check_if_match(report: Report) -> None:
+    """For the POST actions: an If-Match sent must name the current version (412 if not)."""
+    if request.if_match and not request.if_match.contains(
+        blp._generate_etag(ReportVersionSchema().dump(_version(report)))
+    ):
+        fail(412, PRECONDITION_FAILED)
+
+
+PRECONDITION_FAILED = (
+    "The report changed since you read it (If-Match does not match its ETag): read it again."
+)
+
+
 @blp.route("/reports/<dbint:report_id>")
 class StaffReport(MethodView):
     """One report, for staff."""
 
     @roles_required(*TRIAGE_ROLES)
+    @blp.etag
     @blp.arguments(ReportQueryArgsSchema, location="query")
     @blp.response(200, StaffReportSchema)
     @blp.alt_response(404, description="No such report, or outside your services")
@@ -106,9 +153,102 @@ class StaffReport(MethodView):
             contact = triage.read_contact_logged(
                 session=db.session, cipher=contact_cipher(), report=report, staff=staff
             )
+        blp.set_etag(_version(report), ReportVersionSchema)
         return report_view.staff_view(
             session=db.session, report=report, lang=_lang(args), contact=contact
         )
+
+    @roles_required(*TRIAGE_ROLES)
+    @blp.etag
+    @blp.arguments(ReportPatchSchema)
+    @blp.response(200, StaffReportSchema)
+    @blp.alt_response(404, description="No such report, or outside your services")
+    @blp.alt_response(409, description="A move the workflow refuses")
+    @blp.alt_response(422, description="An assignment or note refused")
+    def patch(self, data: dict[str, Any], report_id: int) -> dict[str, Any]:
+        """Change the status and/or who works the report, together; If-Match required.
+
+        Send the ETag of your last read in ``If-Match``: 428 without it, 412 if the report
+        changed meanwhile (read it again: the answer's ``assignments`` and ``history`` say
+        what changed). Reassigning a report already assigned needs a ``reason``.
+        """
+        staff = current_staff()
+        report = _report(report_id)
+        blp.check_etag(_version(report), ReportVersionSchema)
+        try:
+            change = None
+            if "team_code" in data or "assignee_id" in data:
+                change = assignment.check_assignment(
+                    session=db.session,
+                    report=report,
+                    team_code=data.get("team_code"),
+                    assignee_id=data.get("assignee_id"),
+                    reason=data.get("reason"),
+                )
+            status = None
+            if "status" in data:
+                status = triage.check_status_change(
+                    report=report, status=data["status"], public_note=data.get("public_note")
+                )
+        except assignment.AssignmentError as exc:
+            fail(422, str(exc), errors={"json": {exc.reason: [str(exc)]}})
+        except triage.StatusChangeError as exc:
+            fail(409 if exc.reason == "transition" else 422, str(exc))
+        try:
+            if change is not None:
+                assignment.apply_assignment(
+                    session=db.session, report=report, change=change, staff=staff
+                )
+            if status is not None:
+                triage.apply_status_change(
+                    session=db.session, report=report, target=status[0], note=status[1], staff=staff
+                )
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        blp.set_etag(_version(report), ReportVersionSchema)
+        return report_view.staff_view(session=db.session, report=report, lang=_lang())
+
+
+@blp.route("/reports/bulk")
+class BulkAction(MethodView):
+    """One action on many reports."""
+
+    @roles_required(*TRIAGE_ROLES)
+    @blp.arguments(BulkActionSchema)
+    @blp.response(200, BulkResultSchema)
+    @blp.alt_response(422, description="Some reports cannot take the action: none changed")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Assign, or set a status with a public note, on every report of ``report_ids``.
+
+        All or nothing, in one transaction, each report audited. When any report cannot take
+        the action nothing changes, and the 422's ``errors.report_ids`` lists which and why.
+        """
+        try:
+            changed = bulk.bulk_apply(
+                session=db.session,
+                staff=current_staff(),
+                report_ids=data["report_ids"],
+                action=data["action"],
+                team_code=data.get("team_code"),
+                assignee_id=data.get("assignee_id"),
+                reason=data.get("reason"),
+                status=data.get("status"),
+                public_note=data.get("public_note"),
+            )
+        except bulk.BulkRefusedError as exc:
+            fail(
+                422,
+                str(exc),
+                errors={
+                    "report_ids": {
+                        str(r.report_id): {"reason": r.reason, "message": r.message}
+                        for r in exc.refusals
+                    }
+                },
+            )
+        return {"updated": len(changed), "report_ids": [r.id for r in changed]}
 
 
 @blp.route("/reports/<dbint:report_id>/category")
@@ -126,6 +266,7 @@ class ReportCategory(MethodView):
         The report's links are recomputed and its public figures refreshed (queued jobs).
         """
         report = _report(report_id)
+        _check_if_match(report)
         try:
             triage.correct(
                 session=db.session,
@@ -153,6 +294,7 @@ class ReportStatusChange(MethodView):
         The public figures follow (a refresh queued in the same transaction).
         """
         report = _report(report_id)
+        _check_if_match(report)
         try:
             update = triage.change_status(
                 session=db.session,

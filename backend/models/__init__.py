@@ -30,6 +30,7 @@ from backend.models.signal import Signal, SignalKind, SignalStatus
 from backend.models.staff import AuditLog, Role, StaffToken, StaffUser
 from backend.models.street import Street
 from backend.models.subscription import Subscription
+from backend.models.team import RoutingRule, SavedFilter, Team
 
 __all__ = [
     "AggregateCell",
@@ -60,6 +61,8 @@ __all__ = [
     "ReportStatus",
     "ReportUpdate",
     "ResponseTemplate",
+    "RoutingRule",
+    "SavedFilter",
     "Role",
     "Service",
     "ServiceAttribute",
@@ -71,4 +74,5 @@ __all__ = [
     "StaffUser",
     "Street",
     "Subscription",
+    "Team",
 ]

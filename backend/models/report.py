@@ -37,6 +37,11 @@ class Report(SQLModel, table=True):
         # The staff map of the queue (backend.services.queue_map): an index-only scan of the
         # open reports of a box (migration 0020; docs/BENCHMARKS.md).
         Index("ix_report_map", "status", "lat", "lon", "needs_triage", "service_code", "id"),
+        # The queues: a team's or a person's open work (the service in the index too, so that
+        # a scope's services filter there, not through another index), and the overdue one.
+        Index("ix_report_team_status", "team_code", "status", "service_code"),
+        Index("ix_report_assignee_status", "assignee_id", "status", "service_code"),
+        Index("ix_report_status_due", "status", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -67,6 +72,10 @@ class Report(SQLModel, table=True):
     top_predictions: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     model_version: str | None = Field(default=None, max_length=64)
     needs_triage: bool = Field(default=False)
+    # Who works it (routing rules, then staff): a team, a person of it, and by when.
+    team_code: str | None = Field(default=None, foreign_key="team.code", max_length=64)
+    assignee_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -18,6 +18,8 @@ class Service(SQLModel, table=True):
     department: str = Field(max_length=100)
     group: str = Field(default="", max_length=100)
     target_days: int = Field(default=7, ge=0)
+    # True: target_days counts working days (no weekends, no public holidays of the city).
+    working_days: bool = Field(default=False)
     # Categories about people (noise, public order) are never shown report by report.
     about_people: bool = Field(default=False)
     active: bool = Field(default=True)

@@ -34,6 +34,7 @@ class StaffUser(SQLModel, table=True):
     email: str = Field(max_length=254, unique=True, index=True)
     role: str = Field(max_length=32)
     department: str | None = Field(default=None, max_length=100)
+    team_code: str | None = Field(default=None, foreign_key="team.code", max_length=64)
     service_codes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # argon2id encoded hash (parameters and salt included); None: API tokens only, no web login.
     password_hash: str | None = Field(default=None, max_length=255)

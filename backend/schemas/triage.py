@@ -11,16 +11,33 @@ STATUSES = [s.value for s in ReportStatus]
 LANGS = ["fr", "en"]
 
 
+TABS = ["work", "mine", "team", "new", "overdue", "waiting", "all"]
+BULK_ACTIONS = ["assign", "status"]
+
+
 class TriageQueryArgsSchema(ma.Schema):
     """Filters of the triage queue."""
 
     needs_triage = fields.Boolean(
-        load_default=True,
         metadata={
-            "description": "Reports whose category waits for a human (default), or, with "
-            "false, the reports already routed."
+            "description": "Reports whose category waits for a human (the default without "
+            "a tab), or, with false, the reports already routed; with a tab: either, unless "
+            "given."
         },
     )
+    tab = fields.String(
+        validate=validate.OneOf(TABS),
+        metadata={
+            "description": "A queue, not closed: work (assigned to me or my team), mine, "
+            "team, new (received), overdue (past due), waiting (for the resident), all."
+        },
+    )
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Search: an id, a tracking id, words of the text or address."},
+    )
+    team_code = fields.String(validate=validate.Length(min=1, max=64))
+    assignee_id = fields.Integer(validate=validate.Range(min=1))
     service_code = fields.String(validate=validate.Length(min=1, max=64))
     area_code = fields.String(validate=validate.Length(min=1, max=64))
     status = fields.String(
@@ -106,6 +123,18 @@ class TriageItemSchema(ma.Schema):
     confidence = fields.Float(allow_none=True)
     needs_triage = fields.Boolean()
     area_code = fields.String(allow_none=True)
+    area_name = fields.String(allow_none=True, metadata={"description": "The quartier's name."})
+    team_code = fields.String(allow_none=True)
+    team_name = fields.String(allow_none=True)
+    assignee_id = fields.Integer(allow_none=True)
+    assignee_email = fields.String(allow_none=True)
+    due_at = fields.DateTime(
+        allow_none=True, metadata={"description": "The service's target after arrival."}
+    )
+    overdue = fields.Boolean(metadata={"description": "Past its due date (or closed late)."})
+    version = fields.String(
+        metadata={"description": "Its last change; the ETag of the report hashes it."}
+    )
     address = fields.String(allow_none=True)
     description = fields.String(
         metadata={"description": "The resident's own words (staff only, never published)."}
@@ -207,6 +236,10 @@ class StaffReportSchema(TriageItemSchema):
         fields.String(), metadata={"description": "Where POST .../status may move it now."}
     )
     has_contact = fields.Boolean()
+    assignments = fields.List(
+        fields.Nested(lambda: AssignmentStepSchema()),
+        metadata={"description": "Internal history of who was given the case, and why."},
+    )
     contact = fields.Nested(
         ContactOutSchema,
         allow_none=True,
@@ -234,3 +267,86 @@ class StatusChangeSchema(ma.Schema):
         validate=validate.Length(max=2000),
         metadata={"description": "Shown to the resident; required for rejected."},
     )
+
+
+class AssignmentStepSchema(ma.Schema):
+    """One change of who works a report (internal, never published)."""
+
+    actor = fields.String()
+    at = fields.DateTime()
+    from_team = fields.String(allow_none=True)
+    to_team = fields.String(allow_none=True)
+    from_assignee = fields.Integer(allow_none=True)
+    to_assignee = fields.Integer(allow_none=True)
+    to_assignee_email = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class ReportVersionSchema(ma.Schema):
+    """What the ETag of a report hashes: its id and version."""
+
+    id = fields.Integer()
+    version = fields.String()
+
+
+class ReportPatchSchema(ma.Schema):
+    """Changes to a report, applied together (If-Match required)."""
+
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    public_note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    team_code = fields.String(validate=validate.Length(min=1, max=64))
+    assignee_id = fields.Integer(validate=validate.Range(min=1))
+    reason = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=500),
+        metadata={"description": "Why: required to reassign a report already assigned."},
+    )
+
+    @ma.validates_schema
+    def _something(self, data: dict[str, object], **_kw: object) -> None:
+        if not any(k in data for k in ("status", "team_code", "assignee_id")):
+            raise ma.ValidationError("Give a status, a team_code or an assignee_id.")
+
+
+class BulkActionSchema(ma.Schema):
+    """One action on a selection of reports, all or nothing."""
+
+    report_ids = fields.List(
+        fields.Integer(validate=validate.Range(min=1)),
+        required=True,
+        validate=validate.Length(min=1, max=1000),
+    )
+    action = fields.String(required=True, validate=validate.OneOf(BULK_ACTIONS))
+    team_code = fields.String(validate=validate.Length(min=1, max=64))
+    assignee_id = fields.Integer(validate=validate.Range(min=1))
+    reason = fields.String(allow_none=True, validate=validate.Length(max=500))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    public_note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+    @ma.validates_schema
+    def _complete(self, data: dict[str, object], **_kw: object) -> None:
+        if data.get("action") == "status" and not data.get("status"):
+            raise ma.ValidationError({"status": ["Required for the action 'status'."]})
+        if data.get("action") == "assign" and not (
+            data.get("team_code") or data.get("assignee_id")
+        ):
+            raise ma.ValidationError({"team_code": ["Give a team_code or an assignee_id."]})
+
+
+class BulkResultSchema(ma.Schema):
+    """What a bulk action changed."""
+
+    updated = fields.Integer()
+    report_ids = fields.List(fields.Integer())
+
+
+class TabCountsSchema(ma.Schema):
+    """How many reports each tab of the queue holds."""
+
+    work = fields.Integer()
+    mine = fields.Integer()
+    team = fields.Integer()
+    new = fields.Integer()
+    overdue = fields.Integer()
+    waiting = fields.Integer()
+    all = fields.Integer()

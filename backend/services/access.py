@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import false, true
+from sqlalchemy import and_, false, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from backend.models import Service
+from backend.models import Report, Service
 from backend.models.staff import Role, StaffUser
 
 __all__ = [
     "CONTACT_ROLES",
+    "can_see_report",
+    "report_filter",
     "can_read_contacts",
     "can_see_service",
     "service_filter",
@@ -70,3 +72,34 @@ def service_filter(staff: StaffUser, column: Any, session: Session) -> ColumnEle
 def can_read_contacts(staff: StaffUser) -> bool:
     """Whether the role may read reporters' contact details (every read goes to the audit log)."""
     return staff.role in CONTACT_ROLES
+
+
+def _team_bound(staff: StaffUser) -> bool:
+    # An agent of a team works their team's cases (and those nobody was given yet); agents
+    # without a team, and supervisors, work every case of their services.
+    return staff.role == Role.AGENT and bool(staff.team_code)
+
+
+def can_see_report(staff: StaffUser, report: Report, session: Session) -> bool:
+    """Whether ``staff`` may see ``report``: its service, and for an agent of a team, a case
+    of their team, of nobody's team yet, or their own."""
+    if not can_see_service(staff, report.service_code, session):
+        return False
+    if not _team_bound(staff):
+        return True
+    return report.team_code in (None, staff.team_code) or report.assignee_id == staff.id
+
+
+def report_filter(staff: StaffUser, session: Session) -> ColumnElement[bool]:
+    """A WHERE clause on ``report`` keeping what :func:`can_see_report` allows."""
+    by_service = service_filter(staff, Report.service_code, session)
+    if not _team_bound(staff):
+        return by_service
+    return and_(
+        by_service,
+        or_(
+            col(Report.team_code).is_(None),
+            col(Report.team_code) == staff.team_code,
+            col(Report.assignee_id) == staff.id,
+        ),
+    )

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from backend.db import utcnow
 from backend.models import ApiKey
+from backend.services import audit
 
 KEY_PREFIX = "lnt_"
 DEFAULT_RATE_LIMIT = "100/minute"
@@ -44,6 +45,7 @@ def create_key(
     name: str,
     rate_limit: str = DEFAULT_RATE_LIMIT,
     can_post_updates: bool = False,
+    actor: audit.Actor = "cli",
 ) -> tuple[ApiKey, str]:
     """Create a key named ``name``; return the row and the plain key (shown once, never kept)."""
     name = name.strip()
@@ -60,6 +62,14 @@ def create_key(
         can_post_updates=can_post_updates,
     )
     session.add(key)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action="apikey.created",
+        target=f"apikey:{key.id}",
+        details={"name": name, "rate_limit": key.rate_limit, "can_post_updates": can_post_updates},
+    )
     session.commit()
     return key, plain
 
@@ -76,7 +86,7 @@ def list_keys(*, session: Session) -> list[ApiKey]:
     return list(session.exec(select(ApiKey).order_by(col(ApiKey.created_at), col(ApiKey.id))))
 
 
-def revoke_key(*, session: Session, name: str) -> ApiKey:
+def revoke_key(*, session: Session, name: str, actor: audit.Actor = "cli") -> ApiKey:
     """Revoke the key named ``name`` (kept, for the history of what it posted)."""
     key = session.exec(select(ApiKey).where(ApiKey.name == name)).first()
     if key is None:
@@ -84,5 +94,12 @@ def revoke_key(*, session: Session, name: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+        audit.record(
+            session=session,
+            actor=actor,
+            action="apikey.revoked",
+            target=f"apikey:{key.id}",
+            details={"name": name},
+        )
         session.commit()
     return key

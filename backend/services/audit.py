@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
 from backend.models.staff import AuditLog, StaffUser
 
-__all__ = ["actor_name", "record", "recent"]
+__all__ = ["actor_name", "for_target", "record", "record_many", "recent"]
 
 Actor = StaffUser | str | None
 
@@ -42,7 +43,8 @@ def record(
     """Add one audit row to the caller's transaction (the caller commits).
 
     The row is flushed at once, so a failure shows here and not at a later commit, and it is
-    committed or rolled back together with the action it describes. For reads (a contact
+    committed or rolled back together with the action it describes (a bulk action writes its
+    hundreds of rows with :func:`record_many`). For reads (a contact
     shown to an agent) there is nothing else to commit: call ``session.commit()`` after
     ``record`` and before the data leaves, so that no read goes unlogged.
     """
@@ -58,6 +60,28 @@ def record(
     session.add(row)
     session.flush()
     return row
+
+
+def record_many(*, session: Session, actor: Actor, rows: Sequence[dict[str, Any]]) -> None:
+    """Add many audit rows of one actor to the caller's transaction, in one executemany
+    INSERT (a bulk action: one row per report). Each row: ``action``, ``target``,
+    ``details``, optionally ``at``."""
+    if not rows:
+        return
+    name, actor_id = actor_name(actor)
+    now = utcnow()
+    values = [
+        {
+            "actor": name,
+            "actor_id": actor_id,
+            "action": row["action"],
+            "target": row["target"],
+            "details": dict(row.get("details") or {}),
+            "at": row.get("at") or now,
+        }
+        for row in rows
+    ]
+    session.execute(insert(AuditLog.__table__), values)  # type: ignore[attr-defined]
 
 
 def recent(
@@ -78,3 +102,20 @@ def recent(
         query = query.where(AuditLog.actor == actor)
     query = query.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc()).limit(limit)
     return list(session.exec(query))
+
+
+def for_target(
+    *,
+    session: Session,
+    target: str,
+    action: str | None = None,
+    since: datetime | None = None,
+) -> list[AuditLog]:
+    """The audit rows about ``target`` (``report:12``), oldest first, optionally one action's
+    or those after ``since`` (what changed while someone else had the page open)."""
+    query = select(AuditLog).where(AuditLog.target == target)
+    if action is not None:
+        query = query.where(AuditLog.action == action)
+    if since is not None:
+        query = query.where(col(AuditLog.at) > since)
+    return list(session.exec(query.order_by(col(AuditLog.at), col(AuditLog.id))))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from backend.models import Service
+from backend.services import audit
 from nlp import taxonomy
 
 
@@ -84,7 +85,60 @@ def get_active_service(*, session: Session, code: str) -> Service | None:
     return service if service is not None and service.active else None
 
 
-def list_services(*, session: Session) -> list[Service]:
-    """Every active service, in catalogue order."""
-    stmt = select(Service).where(col(Service.active).is_(True)).order_by(col(Service.sort_order))
-    return list(session.exec(stmt))
+def list_services(*, session: Session, include_inactive: bool = False) -> list[Service]:
+    """Every active service (or every one), in catalogue order."""
+    stmt = select(Service)
+    if not include_inactive:
+        stmt = stmt.where(col(Service.active).is_(True))
+    return list(session.exec(stmt.order_by(col(Service.sort_order), col(Service.code))))
+
+
+class CatalogueError(ValueError):
+    """A catalogue edit refused; the message says why."""
+
+
+def update_service(
+    *,
+    session: Session,
+    code: str,
+    name_fr: str,
+    name_en: str,
+    target_days: int,
+    working_days: bool,
+    department: str,
+    active: bool,
+    actor: audit.Actor,
+) -> Service:
+    """Edit a service of the catalogue (its code stays: reports and rules name it); commits
+    with a ``service.updated`` audit row holding what changed."""
+    service = session.get(Service, code)
+    if service is None:
+        raise CatalogueError(f"No service has the code {code!r}.")
+    name_fr, name_en, department = name_fr.strip(), name_en.strip(), department.strip()
+    if not name_fr or not name_en or not department:
+        raise CatalogueError("A service needs its French and English names and a department.")
+    if not 0 <= target_days <= 365:
+        raise CatalogueError("Target days go from 0 to 365.")
+    new = {
+        "name_fr": name_fr[:200],
+        "name_en": name_en[:200],
+        "target_days": target_days,
+        "working_days": working_days,
+        "department": department[:100],
+        "active": active,
+    }
+    changed = {k: [getattr(service, k), v] for k, v in new.items() if getattr(service, k) != v}
+    if not changed:
+        return service
+    for key, value in new.items():
+        setattr(service, key, value)
+    session.add(service)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="service.updated",
+        target=f"service:{code}",
+        details={"changed": changed},
+    )
+    session.commit()
+    return service

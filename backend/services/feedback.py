@@ -41,20 +41,31 @@ class FeedbackError(ValueError):
         self.code = code
 
 
+def refresh_job(report_id: int) -> outbox.PendingJob:
+    """The outbox job refreshing a report's aggregates (each change gets its own job id: the
+    job marks its own row done)."""
+    return outbox.PendingJob(
+        job_path=REFRESH_AGGREGATES.path,
+        args=[report_id],
+        job_id=f"refresh-aggregates-{report_id}-{secrets.token_hex(6)}",
+        queue=REFRESH_AGGREGATES.queue,
+    )
+
+
 def enqueue_refresh(*, session: Session, report_id: int) -> OutboxMessage:
     """Refresh the report's aggregates after the caller's commit (through the outbox).
 
     Any code that changes a report outside the worker's pipeline (a status change from the
     city's back office, a recategorisation) calls this in its transaction; the outbox relay
     pushes the row to RQ after the commit, and the scheduled catch-up is the safety net.
-    Each change gets its own job id: the job marks its own row done.
     """
+    message = refresh_job(report_id)
     return outbox.add_job(
         session=session,
-        job_path=REFRESH_AGGREGATES.path,
-        args=[report_id],
-        job_id=f"refresh-aggregates-{report_id}-{secrets.token_hex(6)}",
-        queue=REFRESH_AGGREGATES.queue,
+        job_path=message.job_path,
+        args=message.args,
+        job_id=message.job_id,
+        queue=message.queue,
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from backend.models import Incident, ReportIncidentLink
+from backend.models import Incident, Report, ReportIncidentLink
 
 __all__ = [
     "CHUNK",
@@ -307,6 +307,31 @@ def priority_boosts(session: Session, report_ids: Sequence[int]) -> dict[int, fl
             .where(col(ReportIncidentLink.report_id).in_(chunk))
         )
         for report_id, rule_name, attrs, count in session.exec(stmt):
+            boosts[report_id] += _contribution(rules.by_name.get(rule_name), attrs or {}, count)
+    return {k: round(min(v, rules.max_priority_boost), 3) for k, v in boosts.items()}
+
+
+def priority_boosts_where(
+    session: Session, report_ids: Sequence[int], conditions: Sequence[Any]
+) -> dict[int, float]:
+    """:func:`priority_boosts` for the reports of ``report_ids``, read in ONE query joined to
+    ``report`` on ``conditions`` (the WHERE that chose them: a queue of thousands of reports
+    would take a query per 900 ids otherwise)."""
+    rules = load_rules()
+    boosts = dict.fromkeys(report_ids, 0.0)
+    stmt = (
+        select(
+            ReportIncidentLink.report_id,
+            ReportIncidentLink.rule,
+            Incident.attributes,
+            Incident.count,
+        )
+        .join(Incident, col(Incident.id) == col(ReportIncidentLink.incident_id))
+        .join(Report, col(Report.id) == col(ReportIncidentLink.report_id))
+        .where(*conditions)
+    )
+    for report_id, rule_name, attrs, count in session.exec(stmt):
+        if report_id in boosts:
             boosts[report_id] += _contribution(rules.by_name.get(rule_name), attrs or {}, count)
     return {k: round(min(v, rules.max_priority_boost), 3) for k, v in boosts.items()}
 

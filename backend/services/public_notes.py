@@ -34,19 +34,33 @@ def scrub_job_id(update_id: int) -> str:
     return f"scrub-note-{update_id}"
 
 
+def scrubbing_job(update: ReportUpdate) -> outbox.PendingJob | None:
+    """The outbox job scrubbing a stored step's note (None: no note, nothing to scrub)."""
+    if not update.public_note:
+        return None
+    assert update.id is not None, "the history step must be stored (flushed) first"
+    return outbox.PendingJob(
+        job_path=SCRUB_NOTE.path,
+        args=[update.id],
+        job_id=scrub_job_id(update.id),
+        queue=SCRUB_NOTE.queue,
+    )
+
+
 def queue_scrubbing(*, session: Session, update: ReportUpdate) -> None:
     """Queue the scrubbing of a step's note, in the caller's transaction (no note: nothing)."""
     if not update.public_note:
         return
     if update.id is None:
         session.flush()
-    assert update.id is not None
+    message = scrubbing_job(update)
+    assert message is not None
     outbox.add_job(
         session=session,
-        job_path=SCRUB_NOTE.path,
-        args=[update.id],
-        job_id=scrub_job_id(update.id),
-        queue=SCRUB_NOTE.queue,
+        job_path=message.job_path,
+        args=message.args,
+        job_id=message.job_id,
+        queue=message.queue,
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
-from backend.models import Service
+from backend.models import Service, Team
 from backend.models.staff import ROLES, Role, StaffToken, StaffUser
 from backend.services import audit
 from backend.services.audit import Actor
@@ -225,6 +225,66 @@ def _check_scope(session: Session, service_codes: list[str], department: str | N
             )
 
 
+class UnknownTeamError(StaffError):
+    """A team code that is not in the ``team`` table."""
+
+
+def _check_team(session: Session, team_code: str | None) -> None:
+    if team_code and session.get(Team, team_code) is None:
+        raise UnknownTeamError(f"Unknown team {team_code!r}.")
+
+
+def update_staff(
+    *,
+    session: Session,
+    staff: StaffUser,
+    role: str,
+    team_code: str | None,
+    service_codes: Iterable[str],
+    department: str | None,
+    actor: Actor,
+) -> StaffUser:
+    """Set an account's role, team, services and department; commits with ``staff.updated``
+    (before and after) in the audit log."""
+    if role not in ROLES:
+        raise UnknownRoleError(f"Unknown role {role!r}; the roles are: {', '.join(ROLES)}.")
+    codes = list(dict.fromkeys(code.strip() for code in service_codes if code.strip()))
+    department = department.strip() if department and department.strip() else None
+    team_code = team_code or None
+    _check_scope(session, codes, department)
+    _check_team(session, team_code)
+    before = {
+        "role": staff.role,
+        "team_code": staff.team_code,
+        "service_codes": list(staff.service_codes or []),
+        "department": staff.department,
+    }
+    staff.role, staff.team_code, staff.service_codes, staff.department = (
+        role,
+        team_code,
+        codes,
+        department,
+    )
+    session.add(staff)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="staff.updated",
+        target=f"staff:{staff.id}",
+        details={
+            "before": before,
+            "after": {
+                "role": role,
+                "team_code": team_code,
+                "service_codes": codes,
+                "department": department,
+            },
+        },
+    )
+    session.commit()
+    return staff
+
+
 def create_staff(
     *,
     session: Session,
@@ -233,6 +293,7 @@ def create_staff(
     password: str | None = None,
     service_codes: Iterable[str] = (),
     department: str | None = None,
+    team_code: str | None = None,
     actor: Actor = "cli",
 ) -> StaffUser:
     """Create an account and commit it with its audit row.
@@ -247,6 +308,7 @@ def create_staff(
     codes = list(dict.fromkeys(code.strip() for code in service_codes if code.strip()))
     department = department.strip() if department and department.strip() else None
     _check_scope(session, codes, department)
+    _check_team(session, team_code)
     if get_staff_by_email(session=session, email=address) is not None:
         raise DuplicateEmailError(f"A staff account with the e-mail {address!r} already exists.")
     staff = StaffUser(
@@ -254,6 +316,7 @@ def create_staff(
         role=role,
         department=department,
         service_codes=codes,
+        team_code=team_code or None,
         password_hash=hash_password(password) if password is not None else None,
     )
     session.add(staff)
@@ -274,6 +337,7 @@ def create_staff(
             "role": role,
             "department": department,
             "service_codes": codes,
+            "team_code": team_code or None,
             "password": password is not None,
         },
     )

@@ -1,16 +1,7 @@
-"""Staff triage: the queue ranked by priority, a report as staff see it, corrections, statuses.
+"""Staff triage: a report as staff see it, corrections, statuses; the queue itself (tabs,
+priority, ranking) is ``backend.services.queues``, its names re-exported here.
 
-The priority of a report (docs/staff.md, "Triage priority") is the sum of three parts, each
-shown beside it so that nobody has to trust a number they cannot explain::
-
-    priority    = uncertainty + lateness + links
-    uncertainty = 2 x (1 - classifier confidence)   while the report needs triage, else 0
-                  (2 when it was never classified)
-    lateness    = min(age in days / target days of its service, 3)
-    links       = sum over linked official incidents of rule weight x severity x sqrt(count),
-                  capped at max_priority_boost (5)         (backend.services.links)
-
-Ties go to the older report. Actions (category, status) write the audit log and queue their
+Actions (category, status) write the audit log and queue their
 jobs through the outbox in the same transaction as the change; the outbox relay pushes them.
 """
 
@@ -18,29 +9,42 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from backend.db import utcnow
 from backend.jobs import LINK_REPORT
 from backend.models import Contact, Report, ReportStatus, ReportUpdate, Service, StaffUser
 from backend.models.nlp import CategoryCorrection
-from backend.services import audit, outbox, public_notes
-from backend.services.access import can_see_service, service_filter
+from backend.services import assignment, audit, outbox, public_notes
+from backend.services.access import can_see_report
 from backend.services.catalogue import get_active_service
 from backend.services.classification import UnknownCategoryError, correct_category
 from backend.services.contacts import ContactCipher, ContactDetails, read_contact
 from backend.services.feedback import enqueue_refresh
 from backend.services.links import priority_boosts
+from backend.services.queues import (
+    SEARCH_MAX,
+    TABS,
+    Priority,
+    TriageFilters,
+    priority_of,
+    queue_conditions,
+    rank_queue,
+    services_by_code,
+    tab_counts,
+)
 from backend.services.reading import mark_read
 from backend.services.reports import set_status
-from backend.services.workflow import NOTE_REQUIRED, OPEN_STATUSES, TRANSITIONS
+from backend.services.workflow import (
+    NOTE_REQUIRED,
+    TRANSITIONS,
+)
 
 __all__ = [
+    "SEARCH_MAX",
+    "TABS",
     "Priority",
     "StatusChangeError",
     "TriageFilters",
@@ -51,16 +55,15 @@ __all__ = [
     "corrections_of",
     "has_contact",
     "priority_of",
+    "queue_conditions",
     "rank_queue",
     "read_contact_logged",
     "report_priority",
     "services_by_code",
+    "tab_counts",
     "visible_report",
 ]
 
-UNCERTAINTY_WEIGHT = 2.0
-LATENESS_CAP = 3.0
-DEFAULT_TARGET_DAYS = 7
 PUBLIC_NOTE_MAX = 2000
 
 
@@ -72,162 +75,10 @@ class StatusChangeError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class TriageFilters:
-    """What the queue keeps. ``status`` None: the open statuses (received, open, in progress)."""
-
-    needs_triage: bool | None = True
-    service_code: str | None = None
-    area_code: str | None = None
-    status: str | None = None
-
-
-@dataclass(frozen=True)
-class Priority:
-    """A report's triage priority and its parts (see the module's docstring)."""
-
-    total: float
-    uncertainty: float
-    lateness: float
-    links: float
-    age_days: float
-    target_days: int
-
-    def parts(self) -> dict[str, float]:
-        """The three parts, by name."""
-        return {"uncertainty": self.uncertainty, "lateness": self.lateness, "links": self.links}
-
-
-def priority_of(
-    *,
-    confidence: float | None,
-    needs_triage: bool,
-    created_at: datetime,
-    closed_at: datetime | None,
-    target_days: int | None,
-    links: float,
-    now: datetime,
-) -> Priority:
-    """The priority of one report from what it is made of (pure; the formula is above).
-
-    Parameters
-    ----------
-    confidence
-        The classifier's calibrated confidence in the report's category (None: never
-        classified).
-    needs_triage
-        Whether the category waits for a human; only then does uncertainty count.
-    created_at, closed_at
-        The report's age runs from ``created_at`` to ``closed_at``, or to ``now`` while open.
-    target_days
-        The service's target time to fix, in days (None: not routed, 7; 0 counts as 1).
-    links
-        The boost of the report's links to official incidents (already capped).
-    now
-        The time of the ranking.
-
-    Returns
-    -------
-    Priority
-        The total and its parts, rounded to 3 decimals.
-    """
-    uncertainty = 0.0
-    if needs_triage:
-        sure = min(max(confidence if confidence is not None else 0.0, 0.0), 1.0)
-        uncertainty = UNCERTAINTY_WEIGHT * (1.0 - sure)
-    target = DEFAULT_TARGET_DAYS if target_days is None else target_days
-    age_days = max(((closed_at or now) - created_at).total_seconds(), 0.0) / 86_400
-    lateness = min(age_days / max(target, 1), LATENESS_CAP)
-    uncertainty, lateness, links = round(uncertainty, 3), round(lateness, 3), round(links, 3)
-    return Priority(
-        total=round(uncertainty + lateness + links, 3),
-        uncertainty=uncertainty,
-        lateness=lateness,
-        links=links,
-        age_days=round(age_days, 2),
-        target_days=target,
-    )
-
-
-def services_by_code(session: Session) -> dict[str, Service]:
-    """Every service of the catalogue, by code (inactive ones too: old reports keep theirs)."""
-    return {s.code: s for s in session.exec(select(Service))}
-
-
-def _ranked(
-    session: Session, rows: Sequence[Any], services: dict[str, Service], now: datetime
-) -> list[tuple[int, Priority, datetime]]:
-    """(id, priority, created_at) of rows of (id, created_at, closed_at, confidence,
-    needs_triage, service_code), most urgent first."""
-    boosts = priority_boosts(session, [row[0] for row in rows])
-    ranked = []
-    for report_id, created_at, closed_at, confidence, needs_triage, service_code in rows:
-        service = services.get(service_code) if service_code else None
-        priority = priority_of(
-            confidence=confidence,
-            needs_triage=needs_triage,
-            created_at=created_at,
-            closed_at=closed_at,
-            target_days=service.target_days if service else None,
-            links=boosts[report_id],
-            now=now,
-        )
-        ranked.append((report_id, priority, created_at))
-    ranked.sort(key=lambda item: (-item[1].total, item[2], item[0]))
-    return ranked
-
-
-def rank_queue(
-    *,
-    session: Session,
-    staff: StaffUser,
-    filters: TriageFilters,
-    services: dict[str, Service],
-    page: int = 1,
-    page_size: int = 50,
-    now: datetime | None = None,
-) -> tuple[list[tuple[Report, Priority]], int]:
-    """One page of the reports ``staff`` may see, most urgent first, and how many match.
-
-    The priority needs the links, so every matching report is ranked (a few columns each, the
-    links counted in one query per 900 reports), then only the page is loaded in full.
-    ``services`` is ``services_by_code``'s answer (the caller names the services with it).
-    """
-    now = now or utcnow()
-    stmt = sa.select(
-        col(Report.id),
-        col(Report.created_at),
-        col(Report.closed_at),
-        col(Report.confidence),
-        col(Report.needs_triage),
-        col(Report.service_code),
-    ).where(service_filter(staff, Report.service_code, session))
-    if filters.needs_triage is not None:
-        stmt = stmt.where(col(Report.needs_triage).is_(filters.needs_triage))
-    if filters.service_code is not None:
-        stmt = stmt.where(col(Report.service_code) == filters.service_code)
-    if filters.area_code is not None:
-        stmt = stmt.where(col(Report.area_code) == filters.area_code)
-    if filters.status is not None:
-        stmt = stmt.where(col(Report.status) == filters.status)
-    else:
-        stmt = stmt.where(col(Report.status).in_(OPEN_STATUSES))
-    rows = session.execute(stmt).all()
-    ranked = _ranked(session, rows, services, now)
-    start = (page - 1) * page_size
-    chosen = ranked[start : start + page_size]
-    ids = [report_id for report_id, _, _ in chosen]
-    reports = {r.id: r for r in session.exec(select(Report).where(col(Report.id).in_(ids)))}
-    page_items = [
-        (reports[report_id], priority) for report_id, priority, _ in chosen if report_id in reports
-    ]
-    return page_items, len(ranked)
-
-
 def visible_report(*, session: Session, staff: StaffUser, report_id: int) -> Report | None:
     """The report if it exists and ``staff`` may see it, else None (the two are one answer)."""
     report = session.get(Report, report_id)
-    if report is None or not can_see_service(staff, report.service_code, session):
+    if report is None or not can_see_report(staff, report, session):
         return None
     return report
 
@@ -313,6 +164,15 @@ def correct(
             queue=LINK_REPORT.queue,
         )
         enqueue_refresh(session=session, report_id=report.id)
+        if previous != service_code:
+            # Another service: its routing rule and target, unless somebody holds the case.
+            report.service_code = service_code
+            assignment.apply_routing(
+                session=session,
+                report=report,
+                settings=assignment.deadline_settings(),
+                reroute=report.assignee_id is None,
+            )
         # Correcting it is reading it: a report still "received" turns "open".
         mark_read(session=session, report=report, actor=staff)
         # Commits the correction with the audit row and the jobs above.
@@ -325,22 +185,11 @@ def correct(
     return correction
 
 
-def change_status(
-    *,
-    session: Session,
-    report: Report,
-    status: str,
-    public_note: str | None,
-    staff: StaffUser,
-) -> ReportUpdate:
-    """Move a report to ``status`` with a public note, if the workflow allows it; commits.
-
-    In one transaction: the history row (``set_status``, author = the staff e-mail), the audit
-    row ``report.status_set``, the refresh of the public aggregates and the scrubbing of the
-    note (outbox; the note is published only once scrubbed, see ``public_notes``). Raises
-    StatusChangeError: ``transition`` for a move the workflow refuses (``TRANSITIONS``),
-    ``note_required`` for a rejection without a public note; ValueError for an unknown status.
-    """
+def check_status_change(
+    *, report: Report, status: str, public_note: str | None
+) -> tuple[ReportStatus, str | None]:
+    """The status and note a change of ``report`` would set, or StatusChangeError saying why
+    the workflow refuses it (see :func:`change_status`)."""
     target = ReportStatus(status)
     note = (public_note or "").strip() or None
     if note is not None and len(note) > PUBLIC_NOTE_MAX:
@@ -370,20 +219,54 @@ def change_status(
         raise StatusChangeError(
             "note_required", f"A public note is required for '{target}': tell the resident why."
         )
+    return target, note
+
+
+def apply_status_change(
+    *, session: Session, report: Report, target: ReportStatus, note: str | None, staff: StaffUser
+) -> ReportUpdate:
+    """Apply a checked status change: history row, note scrubbing, audit row, refresh of the
+    public figures; nothing committed (a bulk action commits them all at once)."""
     assert report.id is not None
+    current = report.status
+    update = set_status(
+        session=session, report=report, status=target, public_note=note, author=staff.email
+    )
+    public_notes.queue_scrubbing(session=session, update=update)
+    audit.record(
+        session=session,
+        actor=staff,
+        action="report.status_set",
+        target=f"report:{report.id}",
+        details={"from": current, "to": target.value, "public_note": note},
+        # The report's new version (backend.services.versions): this change is not "after" it.
+        at=report.updated_at,
+    )
+    enqueue_refresh(session=session, report_id=report.id)
+    return update
+
+
+def change_status(
+    *,
+    session: Session,
+    report: Report,
+    status: str,
+    public_note: str | None,
+    staff: StaffUser,
+) -> ReportUpdate:
+    """Move a report to ``status`` with a public note, if the workflow allows it; commits.
+
+    In one transaction: the history row (``set_status``, author = the staff e-mail), the audit
+    row ``report.status_set``, the refresh of the public aggregates and the scrubbing of the
+    note (outbox; the note is published only once scrubbed, see ``public_notes``). Raises
+    StatusChangeError: ``transition`` for a move the workflow refuses (``TRANSITIONS``),
+    ``note_required`` for a rejection without a public note; ValueError for an unknown status.
+    """
+    target, note = check_status_change(report=report, status=status, public_note=public_note)
     try:
-        update = set_status(
-            session=session, report=report, status=target, public_note=note, author=staff.email
+        update = apply_status_change(
+            session=session, report=report, target=target, note=note, staff=staff
         )
-        public_notes.queue_scrubbing(session=session, update=update)
-        audit.record(
-            session=session,
-            actor=staff,
-            action="report.status_set",
-            target=f"report:{report.id}",
-            details={"from": current, "to": target.value, "public_note": note},
-        )
-        enqueue_refresh(session=session, report_id=report.id)
         session.commit()
     except BaseException:
         session.rollback()

@@ -37,6 +37,7 @@ class PageSessionInterface(SecureCookieSessionInterface):
 
 def register_staff_pages(app: Flask) -> None:
     """Bind CSRF protection, harden the session cookie and mount the ``/staff`` blueprint."""
+    from backend.staff.admin import bp as admin_bp
     from backend.staff.casework import bp as casework_bp
     from backend.staff.dashboard import bp as dashboard_bp
     from backend.staff.questionnaires import bp as questionnaires_bp
@@ -61,3 +62,4 @@ def register_staff_pages(app: Flask) -> None:
     app.register_blueprint(casework_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(map_bp)
+    app.register_blueprint(admin_bp)

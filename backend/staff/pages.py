@@ -11,6 +11,7 @@ catalogue of its own: see docs/staff.md). Each page picks its language per reque
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -99,14 +100,81 @@ TEXT: dict[str, Message] = {
     "back": N_("Back to the start page"),
     "other_lang": N_("Français"),
     "pages": N_("Your pages"),
-    "triage_page": N_("Triage queue: the reports of your services, most urgent first"),
-    "signals_page": N_("Weak signals: map and table"),
-    "events_page": N_("Events: the calendar, places and resources deployed"),
-    "questionnaires_page": N_("Questionnaires: residents' answers and reopenings, per service"),
-    "map_page": N_("Map of the queue"),
-    "dashboard_page": N_("Dashboard: backlog, time to fix, overdue, satisfaction"),
-    "templates_page": N_("Response templates per service and status"),
 }
+
+
+@dataclass(frozen=True)
+class StaffPage:
+    """A page the start page may list: its label, its endpoint, the roles that may open it."""
+
+    label: Message
+    endpoint: str
+    roles: tuple[str, ...]
+
+
+CASE_ROLES = ("agent", "supervisor")
+
+#: Every staff page the start page may list, in one place. A page is listed only when its
+#: endpoint exists in the app (the piece that builds it registers it) and the member's role
+#: may open it, so the start page never promises a page that is not there. The case-work
+#: piece's pages are listed here too.
+STAFF_PAGES: tuple[StaffPage, ...] = (
+    StaffPage(
+        N_("Triage queue: the reports of your services, most urgent first"),
+        "staff_triage.queue",
+        CASE_ROLES,
+    ),
+    StaffPage(
+        N_("Overdue reports and each team's punctuality"), "staff_triage.punctuality", CASE_ROLES
+    ),
+    StaffPage(N_("Map of the queue"), "staff_map.index", CASE_ROLES),
+    StaffPage(
+        N_("Dashboard: backlog, time to fix, overdue, satisfaction"),
+        "staff_dashboard.index",
+        ("supervisor", "analyst", "admin"),
+    ),
+    StaffPage(
+        N_("Questionnaires: residents' answers and reopenings, per service"),
+        "staff_questionnaires.questionnaires",
+        ("agent", "supervisor", "analyst", "admin"),
+    ),
+    StaffPage(N_("Weak signals: map and table"), "staff_signals.index", ("analyst", "admin")),
+    StaffPage(
+        N_("Events: the calendar, places and resources deployed"),
+        "staff_events.index",
+        ("supervisor", "analyst", "admin"),
+    ),
+    StaffPage(
+        N_("Response templates per service and status"), "staff_casework.templates", ("admin",)
+    ),
+    StaffPage(N_("Staff accounts and roles"), "staff_admin.accounts", ("admin",)),
+    StaffPage(N_("Teams"), "staff_admin.teams", ("admin",)),
+    StaffPage(N_("Open311 API keys"), "staff_admin.api_keys", ("admin",)),
+    StaffPage(
+        N_("Service catalogue: names, target days, department"), "staff_admin.services", ("admin",)
+    ),
+    StaffPage(
+        N_("Routing rules: which team gets which reports"), "staff_admin.routing", ("admin",)
+    ),
+    StaffPage(N_("Audit log: who did what, when"), "staff_admin.audit_log", ("admin",)),
+)
+
+
+def pages_for(role: str, lang: str) -> list[tuple[str, str]]:
+    """(label, URL) of the pages of :data:`STAFF_PAGES` that exist and ``role`` may open."""
+    query: dict[str, Any] = {}
+    if request.args.get("lang") in ("fr", "en"):
+        query["lang"] = request.args["lang"]
+    shown = [
+        page
+        for page in STAFF_PAGES
+        if role in page.roles and page.endpoint in current_app.view_functions
+    ]
+    labels = translated_list([page.label for page in shown], lang)
+    return [
+        (label, url_for(page.endpoint, **query)) for label, page in zip(labels, shown, strict=True)
+    ]
+
 
 ROLE_NAMES: dict[str, str] = {
     "agent": N_("Agent"),

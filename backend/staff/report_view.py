@@ -10,12 +10,15 @@ dictionaries.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from backend.models import Report, Service, StaffUser
+from backend.db import utcnow
+from backend.models import Area, Report, Service, StaffUser, Team
+from backend.services.assignment import assignment_history
 from backend.services.contacts import ContactDetails
 from backend.services.feedback import existing as feedback_of
 from backend.services.followers import followers_count
@@ -32,6 +35,7 @@ from backend.services.triage import (
     report_priority,
     services_by_code,
 )
+from backend.services.versions import version_of
 
 TOP_PREDICTIONS = 3
 
@@ -45,6 +49,7 @@ def triage_queue(
     page_size: int = 50,
     lang: str = "fr",
     now: datetime | None = None,
+    total: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the triage queue as staff see it (``rank_queue``), and how many match."""
     services = services_by_code(session)
@@ -56,15 +61,44 @@ def triage_queue(
         page=page,
         page_size=page_size,
         now=now,
+        total=total,
     )
     ids = [report.id for report, _ in ranked if report.id is not None]
     links = link_summaries(session, ids, lang=lang)
+    names = _Names.load(session, [report for report, _ in ranked])
+    now = now or utcnow()
     items = [
-        _summary(report, priority, links[report.id], services, lang)
+        _summary(report, priority, links[report.id], services, lang, names, now)
         for report, priority in ranked
         if report.id is not None
     ]
     return items, total
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The names shown for codes and ids: areas, teams, people."""
+
+    areas: dict[str, str]
+    teams: dict[str, str]
+    people: dict[int, str]
+
+    @classmethod
+    def load(cls, session: Session, reports: list[Report]) -> _Names:
+        area_codes = sorted({r.area_code for r in reports if r.area_code})
+        person_ids = sorted({r.assignee_id for r in reports if r.assignee_id is not None})
+        areas: dict[str, str] = {}
+        if area_codes:
+            stmt = select(Area.code, Area.name).where(col(Area.code).in_(area_codes))
+            areas = {code: name for code, name in session.exec(stmt)}
+        people: dict[int, str] = {}
+        if person_ids:
+            stmt_people = select(StaffUser.id, StaffUser.email).where(
+                col(StaffUser.id).in_(person_ids)
+            )
+            people = {pid: email for pid, email in session.exec(stmt_people) if pid is not None}
+        teams = {t.code: t.name for t in session.exec(select(Team))}
+        return cls(areas=areas, teams=teams, people=people)
 
 
 def _service_name(services: dict[str, Service], code: str | None, lang: str) -> str | None:
@@ -78,6 +112,8 @@ def _summary(
     links: list[dict[str, Any]],
     services: dict[str, Service],
     lang: str,
+    names: _Names,
+    now: datetime,
 ) -> dict[str, Any]:
     return {
         "id": report.id,
@@ -89,6 +125,15 @@ def _summary(
         "confidence": report.confidence,
         "needs_triage": report.needs_triage,
         "area_code": report.area_code,
+        # The quartier's name (the code when no area of that code is loaded).
+        "area_name": names.areas.get(report.area_code or "", report.area_code),
+        "team_code": report.team_code,
+        "team_name": names.teams.get(report.team_code or "", report.team_code),
+        "assignee_id": report.assignee_id,
+        "assignee_email": names.people.get(report.assignee_id or 0),
+        "due_at": report.due_at,
+        "overdue": report.due_at is not None and report.due_at < (report.closed_at or now),
+        "version": version_of(report),
         "address": report.address,
         "description": report.description,
         "created_at": report.created_at,
@@ -120,8 +165,10 @@ def staff_view(
     priority = report_priority(session=session, report=report, services=services, now=now)
     corrections = corrections_of(session=session, report=report)
     top = (report.top_predictions or [])[:TOP_PREDICTIONS]
+    names = _Names.load(session, [report])
     return {
-        **_summary(report, priority, links, services, lang),
+        **_summary(report, priority, links, services, lang, names, now or utcnow()),
+        "assignments": assignment_history(session=session, report=report),
         "description_public": report.description_public,
         "address_public": report.address_public,
         "service_hint": report.service_hint,

@@ -8,30 +8,32 @@ pages. Agents and supervisors only, within their scope; everything goes through
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, redirect, request, url_for
+from sqlmodel import col, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.api.reports import contact_cipher
 from backend.auth import current_staff
+from backend.db import utcnow
 from backend.extensions import db, redis_conn
-from backend.models import Report
-from backend.services import public_notes, response_templates, triage
+from backend.models import Area, Report, SavedFilter
+from backend.services import assignment, audit, bulk, public_notes, response_templates, triage
 from backend.services.access import can_read_contacts, service_scope
 from backend.services.catalogue import list_services
 from backend.services.contacts import ContactDetails
 from backend.services.reading import mark_read
+from backend.services.versions import changes_since, version_of
 from backend.services.workflow import STATUSES
 from backend.staff import report_view
 from backend.staff.casework_view import casework_view
 from backend.staff.pages import (
-    N_,
-    NP_,
-    Message,
     error_page,
     harden_page,
     render_staff,
@@ -39,188 +41,21 @@ from backend.staff.pages import (
     staff_page_required,
     translated,
 )
+from backend.staff.triage_text import (
+    CHANGE_NAMES,
+    ERRORS,
+    KIND_NAMES,
+    SEVERITY_NAMES,
+    STATUS_NAMES,
+    TAB_NAMES,
+    TEXT,
+)
 
 bp = Blueprint("staff_triage", __name__, url_prefix="/staff", template_folder="templates")
 
 PAGE_SIZE = 50
+DEFAULT_TAB = "work"
 TRIAGE_ROLES = ("agent", "supervisor")
-
-TEXT: dict[str, Message] = {
-    "heading": N_("Triage queue"),
-    "intro": N_(
-        "The reports of your services, most urgent first. Priority = uncertainty of the "
-        "category + lateness against the service's target + links to official incidents."
-    ),
-    "needs_triage": N_("Category"),
-    "to_triage": N_("to check"),
-    "routed": N_("already checked"),
-    "service": N_("Service"),
-    "area": N_("Quartier (code)"),
-    "status": N_("Status"),
-    "open_statuses": N_("open"),
-    "filter": N_("Filter"),
-    "all": N_("all"),
-    "count": N_("reports"),
-    "none": N_("No report for these filters."),
-    "priority": N_("Priority"),
-    "uncertainty": N_("uncertainty"),
-    "lateness": N_("lateness"),
-    "links": N_("links"),
-    "report": N_("Report"),
-    "received_on": N_("received"),
-    "age": N_("age"),
-    "days": N_("d"),
-    "target": N_("target"),
-    "confidence": N_("confidence"),
-    "description": N_("Description"),
-    "incidents": N_("Linked official incidents"),
-    "no_incidents": N_("none"),
-    "at": N_("at"),
-    "after": N_("after"),
-    "before": N_("before"),
-    "hours": N_("h"),
-    "open": N_("Open"),
-    "previous": N_("Previous page"),
-    "next": N_("Next page"),
-    "page": N_("Page"),
-    "saved_category": N_("Category saved (a gold label for the classifier)."),
-    "saved_status": N_("Status saved."),
-    "detail_heading": N_("Report"),
-    "original": N_("The report's text (staff only)"),
-    "public_text": N_("Publishable text (personal data removed)"),
-    "not_yet": N_("not yet"),
-    "address": N_("Address"),
-    "address_public": N_("Publishable address"),
-    "note_published": N_("Published:"),
-    "note_removed": N_("removed:"),
-    "note_nothing_removed": N_("nothing removed"),
-    "note_pending": N_("being scrubbed: nothing of it is public yet"),
-    "position": N_("Position"),
-    "photo": N_("Photo"),
-    "followers": N_("Residents following it (+1)"),
-    "prediction": N_("Automatic category"),
-    "model": N_("model"),
-    "hint": N_("Category chosen by the resident"),
-    "no_hint": NP_("category", "none"),
-    "history": N_("History"),
-    "when": N_("Date"),
-    "public_note": N_("Public note"),
-    "author": N_("Author"),
-    "corrections": N_("Category corrections"),
-    "correct": N_("Correct the category"),
-    "correct_help": N_(
-        "Stored as a gold label to retrain the classifier; the report leaves the triage queue."
-    ),
-    "save_category": N_("Save the category"),
-    "change_status": N_("Change the status"),
-    "note_help": N_("Read by the resident on their tracking page; required for a rejection."),
-    "save_status": N_("Save the status"),
-    "no_transition": N_("No status change possible."),
-    "contact": N_("The resident's contact details"),
-    "has_contact": N_("The resident left contact details."),
-    "no_contact": N_("No contact details."),
-    "show_contact": N_("Show the contact details (the read is logged)"),
-    "email": N_("E-mail"),
-    "phone": N_("Phone"),
-    "consent": N_("accepts notifications"),
-    "back_to_queue": N_("Back to the triage queue"),
-    "kind": N_("Kind"),
-    "distance": N_("Distance"),
-    "lag": N_("Lag"),
-    "rule": N_("Rule"),
-    "source": N_("Source"),
-    "m": N_("m"),
-    "colon": N_(":"),
-    "received_label": N_("Received"),
-    "confidence_label": N_("Confidence"),
-    "addition": N_("Information added by the resident"),
-    "resident": N_("the resident"),
-    "reopened_by_resident": N_("Reopened by the resident: not fixed"),
-    "questionnaire": N_("The resident's questionnaire"),
-    "answered": N_("Answered"),
-    "really_fixed": N_("Really fixed?"),
-    "yes": N_("yes"),
-    "no": N_("no"),
-    "reopened_yes": N_("the report was reopened"),
-    "reopened_no": N_("answered after the reopening window: not reopened"),
-    "satisfaction": N_("Satisfaction"),
-    "comment": N_("Comment (never published)"),
-    "no_answer": N_("No answer yet (the questionnaire opens once the report is fixed)."),
-    "notes": N_("Internal notes"),
-    "notes_help": N_("For the city's staff only: never shown to the resident nor published."),
-    "no_notes": N_("No internal note."),
-    "add_note": N_("Add the note"),
-    "saved_note": N_("Internal note added."),
-    "templates": N_("Answer with a template"),
-    "templates_help": N_(
-        "One click sets the status and sends the text as the public note, in the report's language."
-    ),
-    "use_template": N_("Send"),
-    "duplicates": N_("Likely duplicates"),
-    "duplicates_help": N_(
-        "Same category, within 150 m and 14 days; score = 0.4 × nearness + 0.3 × closeness "
-        "in time + 0.3 × similarity of the words."
-    ),
-    "no_duplicates": N_("No likely duplicate."),
-    "score": N_("Score"),
-    "similarity": N_("words in common"),
-    "merge_here": N_("Merge it into this report"),
-    "saved_merged": N_("Reports merged: the other one is closed as a duplicate of this one."),
-    "saved_unmerged": N_("Merge undone: both reports are back on their own."),
-    "merged_reports": N_("Reports merged into this one"),
-    "merged_into": N_("This report was merged into report"),
-    "unmerge": N_("Undo the merge"),
-    "photos": N_("Photos"),
-    "photo_of": N_("Photo of report"),
-    "nearby": N_("Nearby reports (300 m, 60 days)"),
-    "no_nearby": N_("No other report nearby."),
-    "days_apart": N_("days apart"),
-}
-
-STATUS_NAMES: dict[str, Message] = {
-    "received": NP_("report status", "received"),
-    "open": NP_("report status", "open"),
-    "in_progress": NP_("report status", "in progress"),
-    "fixed": NP_("report status", "fixed"),
-    "closed": NP_("report status", "closed"),
-    "rejected": NP_("report status", "rejected"),
-    "duplicate": NP_("report status", "duplicate"),
-    "waiting": NP_("report status", "waiting for the resident"),
-}
-
-# The worst injury of an accident (BAAC), as linking counts it.
-# The kinds of personal data the scrubber removes (``nlp.scrub.KINDS``), as agents read them.
-KIND_NAMES: dict[str, str] = {
-    "name": N_("name"),
-    "phone": N_("phone"),
-    "email": N_("e-mail"),
-    "address": N_("address"),
-    "plate": N_("plate"),
-    "iban": N_("IBAN"),
-}
-SEVERITY_NAMES: dict[str, str] = {
-    "killed": N_("killed"),
-    "hospitalised": N_("hospitalised"),
-    "light_injury": N_("light injury"),
-    "unhurt": N_("unhurt"),
-}
-
-ERRORS: dict[str, str] = {
-    "not_found": N_("No report has this number."),
-    "unknown_service": N_("This service is not in the catalogue."),
-    "transition": N_("This status change is not possible from the current status."),
-    "received": N_("A report never goes back to 'received'."),
-    "duplicate": N_("A duplicate is marked by merging it with the original report."),
-    "already": N_("The report already has this status."),
-    "note_required": N_("A public note is required for a rejection: say why."),
-    "note_too_long": N_("The public note is limited to 2,000 characters."),
-    "unknown_status": N_("Unknown status."),
-    "question_required": N_(
-        "Write the question to the resident: it is the public note they receive."
-    ),
-    "merged": N_("This report was merged into another one: un-merge it to reopen it."),
-    "unknown_template": N_("This template cannot be used on this report."),
-}
 
 
 @bp.after_request
@@ -263,6 +98,7 @@ def _context(lang: str) -> dict[str, Any]:
         "status_names": translated(STATUS_NAMES, lang),
         "severity_names": translated(SEVERITY_NAMES, lang),
         "kind_names": translated(KIND_NAMES, lang),
+        "change_names": translated(CHANGE_NAMES, lang),
         "when": lambda moment: _when(moment, lang),
         "num": lambda value, digits=1: _number(value, lang, digits),
         "lang_args": _lang_args(),
@@ -280,23 +116,62 @@ def _flag(value: str | None) -> bool | None:
     return {"1": True, "0": False}.get(value or "1", True)
 
 
-@bp.route("/triage")
-@staff_page_required(*TRIAGE_ROLES)
-def queue() -> str:
-    """The triage queue (filters: category to check or not, service, quartier, status)."""
+QUERY_KEYS = (
+    "tab",
+    "q",
+    "needs_triage",
+    "service_code",
+    "area_code",
+    "team_code",
+    "status",
+    "lang",
+)
+
+
+def _query_of(args: Mapping[str, str]) -> dict[str, Any]:
+    """The queue's filters of a query string (what a saved filter keeps)."""
+    return {k: v for k, v in args.items() if k in QUERY_KEYS and v}
+
+
+def _triage_flag(value: str | None) -> bool | None:
+    # "" (the default): either; "1": category to check; "0": already checked.
+    return {"1": True, "0": False}.get(value or "")
+
+
+def _queue_filters(args: Mapping[str, str], services: list[Any]) -> triage.TriageFilters:
+    service_code = args.get("service_code") or None
+    status = args.get("status") or None
+    tab = args.get("tab") or DEFAULT_TAB
+    return triage.TriageFilters(
+        needs_triage=_triage_flag(args.get("needs_triage")),
+        service_code=service_code if service_code in {s.code for s in services} else None,
+        area_code=(args.get("area_code") or "").strip()[:64] or None,
+        status=status if status in STATUSES else None,
+        tab=tab if tab in triage.TABS else DEFAULT_TAB,
+        search=(args.get("q") or "").strip()[: triage.SEARCH_MAX] or None,
+        team_code=(args.get("team_code") or "").strip()[:64] or None,
+    )
+
+
+def _queue_page(
+    args: Mapping[str, str],
+    *,
+    error: str | None = None,
+    refusals: list[tuple[int, str]] | None = None,
+    selected: set[int] | None = None,
+    form: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> tuple[str, int]:
     lang = staff_language()
     staff = current_staff()
     scope = service_scope(staff, db.session)
     services = [s for s in list_services(session=db.session) if scope is None or s.code in scope]
-    service_code = request.args.get("service_code") or None
-    status = request.args.get("status") or None
-    filters = triage.TriageFilters(
-        needs_triage=_flag(request.args.get("needs_triage")),
-        service_code=service_code if service_code in {s.code for s in services} else None,
-        area_code=(request.args.get("area_code") or "").strip()[:64] or None,
-        status=status if status in STATUSES else None,
-    )
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    filters = _queue_filters(args, services)
+    try:
+        page = max(int(args.get("page") or 1), 1)
+    except ValueError:
+        page = 1
+    counts = triage.tab_counts(session=db.session, staff=staff, filters=filters)
     items, total = report_view.triage_queue(
         session=db.session,
         staff=staff,
@@ -304,27 +179,206 @@ def queue() -> str:
         page=page,
         page_size=PAGE_SIZE,
         lang=lang,
+        # The tab's count is the queue's length unless a status is chosen (counts are of
+        # the statuses not closed).
+        total=counts[filters.tab or DEFAULT_TAB] if filters.status is None else None,
     )
-    query: dict[str, Any] = {
-        k: v
-        for k, v in request.args.items()
-        if k in ("needs_triage", "service_code", "area_code", "status", "lang")
-    }
+    query = _query_of(args)
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    tabs = [
+        (
+            tab,
+            translated(TAB_NAMES, lang)[tab],
+            counts[tab],
+            url_for("staff_triage.queue", **{**query, "tab": tab}),
+        )
+        for tab in triage.TABS
+    ]
+    saved_filters = db.session.exec(
+        select(SavedFilter).where(SavedFilter.staff_id == staff.id).order_by(col(SavedFilter.name))
+    ).all()
+    return (
+        render_staff(
+            "staff/triage.html",
+            items=items,
+            total=total,
+            filters=filters,
+            tabs=tabs,
+            services=[(s.code, s.name(lang)) for s in services],
+            statuses=list(STATUSES),
+            areas=_area_choices(),
+            teams=[(t.code, t.name) for t in assignment.list_teams(session=db.session)],
+            people=[
+                (p.id, p.email, p.team_code)
+                for p in assignment.assignable_people(session=db.session)
+            ],
+            page=page,
+            pages=pages,
+            previous_url=url_for("staff_triage.queue", **query, page=page - 1)
+            if page > 1
+            else None,
+            next_url=url_for("staff_triage.queue", **query, page=page + 1)
+            if page < pages
+            else None,
+            query_string=urlencode(query),
+            saved_filters=[
+                (f.id, f.name, f"{url_for('staff_triage.queue')}?{f.query}") for f in saved_filters
+            ],
+            saved=args.get("saved"),
+            saved_count=args.get("count"),
+            error=error,
+            refusals=refusals or [],
+            selected=selected or set(),
+            form=form or {},
+            **_context(lang),
+        ),
+        status_code,
+    )
+
+
+def _area_choices() -> list[tuple[str, str]]:
+    """(code, name) of the areas staff filter by, names sorted; none past 500 (a text box)."""
+    areas = db.session.exec(select(Area.code, Area.name).order_by(col(Area.name)).limit(501)).all()
+    return [] if len(areas) > 500 else [(code, name) for code, name in areas]
+
+
+@bp.route("/triage")
+@staff_page_required(*TRIAGE_ROLES)
+def queue() -> tuple[str, int]:
+    """The queue: tabs with counts (my work by default), search, filters, bulk actions."""
+    return _queue_page(request.args)
+
+
+def _back_to_queue(query: str, **extra: Any) -> BaseResponse:
+    args = _query_of(dict(parse_qsl(query)))
+    return redirect(url_for("staff_triage.queue", **args, **extra))
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+PUNCTUALITY_DAYS = 90
+
+
+@bp.route("/punctuality")
+@staff_page_required(*TRIAGE_ROLES)
+def punctuality() -> str:
+    """Per team: reports closed on time, late, more than 3x late; open ones overdue."""
+    lang = staff_language()
+    now = utcnow()
+    teams = assignment.punctuality(
+        session=db.session,
+        staff=current_staff(),
+        since=now - timedelta(days=PUNCTUALITY_DAYS),
+        now=now,
+    )
     return render_staff(
-        "staff/triage.html",
-        items=items,
-        total=total,
-        filters=filters,
-        services=[(s.code, s.name(lang)) for s in services],
-        statuses=list(STATUSES),
-        page=page,
-        pages=pages,
-        previous_url=url_for("staff_triage.queue", **query, page=page - 1) if page > 1 else None,
-        next_url=url_for("staff_triage.queue", **query, page=page + 1) if page < pages else None,
-        saved=request.args.get("saved"),
+        "staff/punctuality.html",
+        teams=teams,
+        days=PUNCTUALITY_DAYS,
+        overdue_url=url_for("staff_triage.queue", tab="overdue", **_lang_args()),
         **_context(lang),
     )
+
+
+@bp.route("/triage/bulk", methods=["GET", "POST"])
+@staff_page_required(*TRIAGE_ROLES)
+def bulk_action() -> BaseResponse | tuple[str, int]:
+    """One action on the reports ticked in the queue, all or none; back to the same queue."""
+    if request.method == "GET":
+        return redirect(url_for("staff_triage.queue", **_lang_args()))
+    lang = staff_language()
+    errors = translated(ERRORS, lang)
+    query = request.form.get("query", "")
+    args = dict(parse_qsl(query))
+    ids = [i for i in (_int_or_none(v) for v in request.form.getlist("report_ids")) if i]
+    action = request.form.get("action", "")
+    keep = {k: v for k, v in request.form.items() if k not in ("csrf_token", "report_ids")}
+    if not ids:
+        return _queue_page(args, error=errors["bulk_empty"], form=keep, status_code=422)
+    try:
+        changed = bulk.bulk_apply(
+            session=db.session,
+            staff=current_staff(),
+            report_ids=ids,
+            action=action,
+            team_code=request.form.get("team_code") or None,
+            assignee_id=_int_or_none(request.form.get("assignee_id")),
+            reason=request.form.get("reason"),
+            status=request.form.get("status") or None,
+            public_note=request.form.get("public_note"),
+        )
+    except bulk.BulkRefusedError as exc:
+        refusals = [(r.report_id, errors.get(r.reason, r.message)) for r in exc.refusals]
+        return _queue_page(
+            args,
+            error=errors["bulk_refused"].format(count=len(refusals)),
+            refusals=refusals,
+            selected=set(ids),
+            form=keep,
+            status_code=422,
+        )
+    except ValueError:
+        return _queue_page(
+            args, error=errors["bulk_action"], selected=set(ids), form=keep, status_code=422
+        )
+    return _back_to_queue(query, saved="bulk", count=len(changed))
+
+
+@bp.route("/triage/filters", methods=["GET", "POST"])
+@staff_page_required(*TRIAGE_ROLES)
+def save_filter() -> BaseResponse | tuple[str, int]:
+    """Save the queue's current filters under a name (the same name replaces them)."""
+    if request.method == "GET":
+        return redirect(url_for("staff_triage.queue", **_lang_args()))
+    staff = current_staff()
+    query = request.form.get("query", "")
+    name = (request.form.get("name") or "").strip()[:100]
+    if not name:
+        lang = staff_language()
+        args = dict(parse_qsl(query))
+        return _queue_page(args, error=translated(ERRORS, lang)["filter_name"], status_code=422)
+    kept = urlencode(_query_of(dict(parse_qsl(query))))
+    existing = db.session.exec(
+        select(SavedFilter).where(SavedFilter.staff_id == staff.id, SavedFilter.name == name)
+    ).first()
+    row = existing or SavedFilter(staff_id=staff.id or 0, name=name, query=kept)
+    row.query = kept
+    db.session.add(row)
+    db.session.flush()
+    audit.record(
+        session=db.session,
+        actor=staff,
+        action="saved_filter.saved",
+        target=f"saved_filter:{row.id}",
+        details={"name": name, "query": kept},
+    )
+    db.session.commit()
+    return _back_to_queue(query, saved="filter")
+
+
+@bp.route("/triage/filters/<dbint:filter_id>/delete", methods=["GET", "POST"])
+@staff_page_required(*TRIAGE_ROLES)
+def delete_filter(filter_id: int) -> BaseResponse:
+    """Forget one of your saved filters (another's is answered like a missing one)."""
+    if request.method == "POST":
+        staff = current_staff()
+        row = db.session.get(SavedFilter, filter_id)
+        if row is not None and row.staff_id == staff.id:
+            audit.record(
+                session=db.session,
+                actor=staff,
+                action="saved_filter.deleted",
+                target=f"saved_filter:{row.id}",
+                details={"name": row.name},
+            )
+            db.session.delete(row)
+            db.session.commit()
+    return redirect(url_for("staff_triage.queue", **_lang_args()))
 
 
 def _detail_page(
@@ -333,6 +387,8 @@ def _detail_page(
     contact: ContactDetails | None = None,
     error: str | None = None,
     status: int = 200,
+    conflict: list[dict[str, Any]] | None = None,
+    form: Mapping[str, str] | None = None,
 ) -> tuple[str, int]:
     lang = staff_language()
     view = report_view.staff_view(session=db.session, report=report, lang=lang, contact=contact)
@@ -342,12 +398,53 @@ def _detail_page(
             r=view,
             cw=casework_view(session=db.session, report=report, staff=current_staff(), lang=lang),
             services=[(s.code, s.name(lang)) for s in list_services(session=db.session)],
+            teams=[(t.code, t.name) for t in assignment.list_teams(session=db.session)],
+            people=[
+                (p.id, p.email, p.team_code)
+                for p in assignment.assignable_people(session=db.session)
+            ],
             error=error,
+            conflict=conflict,
+            form=form or {},
             saved=request.args.get("saved"),
             can_read_contacts=can_read_contacts(current_staff()),
             **_context(lang),
         ),
         status,
+    )
+
+
+class _Missing(dict[str, Any]):
+    """A format map answering "–" for a detail an older audit row lacks."""
+
+    def __missing__(self, key: str) -> str:
+        return "–"
+
+
+def _changed_meanwhile(report: Report) -> tuple[str, int] | None:
+    """The report page saying who changed what since the version the form was read at, with
+    the agent's input kept in the form; None when the form's version is the current one."""
+    sent = request.form.get("version")
+    if not sent or sent == version_of(report):
+        return None
+    lang = staff_language()
+    names = translated(CHANGE_NAMES, lang)
+    statuses = translated(STATUS_NAMES, lang)
+    changes = []
+    for change in changes_since(session=db.session, report=report, version=sent):
+        details = {k: v if v is not None else "–" for k, v in change["details"].items()}
+        if change["action"] == "report.status_set":
+            details = {k: statuses.get(str(details.get(k)), details.get(k)) for k in ("from", "to")}
+        template = names.get(change["action"], change["action"])
+        text = template.format_map(_Missing(details))
+        changes.append({"actor": change["actor"], "at": change["at"], "text": text})
+    kept = {k: v for k, v in request.form.items() if k not in ("csrf_token", "version")}
+    return _detail_page(
+        report,
+        error=translated(ERRORS, lang)["changed_meanwhile"],
+        conflict=changes,
+        form=kept,
+        status=409,
     )
 
 
@@ -384,6 +481,9 @@ def correct_category(report_id: int) -> BaseResponse | tuple[str, int]:
     found = _visible(report_id)
     if found is None:
         return _not_found(lang)
+    conflict = _changed_meanwhile(found)
+    if conflict is not None:
+        return conflict
     try:
         triage.correct(
             session=db.session,
@@ -418,6 +518,9 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
     found = _visible(report_id)
     if found is None:
         return _not_found(lang)
+    conflict = _changed_meanwhile(found)
+    if conflict is not None:
+        return conflict
     status = request.form.get("status", "")
     note = request.form.get("public_note")
     template_id = request.form.get("template_id", type=int)
@@ -462,6 +565,37 @@ def change_status(report_id: int) -> BaseResponse | tuple[str, int]:
         )
     return redirect(
         url_for("staff_triage.report", report_id=report_id, saved="status", **_lang_args())
+    )
+
+
+@bp.route("/reports/<dbint:report_id>/assignment", methods=["GET", "POST"])
+@staff_page_required(*TRIAGE_ROLES)
+def assign(report_id: int) -> BaseResponse | tuple[str, int]:
+    """Give the report to a team and/or a person (a reason to reassign), then back to it."""
+    if request.method == "GET":
+        return _back_to_report(report_id)
+    lang = staff_language()
+    found = _visible(report_id)
+    if found is None:
+        return _not_found(lang)
+    conflict = _changed_meanwhile(found)
+    if conflict is not None:
+        return conflict
+    kept = {k: v for k, v in request.form.items() if k not in ("csrf_token", "version")}
+    try:
+        assignment.assign(
+            session=db.session,
+            report=found,
+            staff=current_staff(),
+            team_code=request.form.get("team_code") or None,
+            assignee_id=_int_or_none(request.form.get("assignee_id")),
+            reason=request.form.get("reason"),
+        )
+    except assignment.AssignmentError as exc:
+        message = translated(ERRORS, lang).get(exc.reason, str(exc))
+        return _detail_page(found, error=message, form=kept, status=422)
+    return redirect(
+        url_for("staff_triage.report", report_id=report_id, saved="assignment", **_lang_args())
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, current_app, redirect, request, url_for
 from sqlmodel import col, select
 from werkzeug.exceptions import HTTPException
@@ -28,6 +26,7 @@ from backend.staff.pages import (
     error_page,
     harden_page,
     login_page,
+    pages_for,
     protect_form,
     render_staff,
     safe_next,
@@ -39,30 +38,60 @@ from backend.staff.pages import (
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
 
-ROLE_CAPABILITIES: dict[str, list[str]] = {
+# What each role can do, each tied to the page that does it (None: part of a page that is
+# always there): a capability whose page does not exist in this app is not promised.
+ROLE_CAPABILITIES: dict[str, list[tuple[str, str | None]]] = {
     "agent": [
-        N_("Work the report queue of your services: category, status, public note."),
-        N_("Fix a category (this teaches the classifier) and merge duplicates."),
-        N_("Read a reporter's contact details when you need to reach them (every read is logged)."),
-        N_("Review the weak signals of your services."),
+        (
+            N_("Work your queue: my work, my team, overdue; assign, set statuses in bulk."),
+            "staff_triage.queue",
+        ),
+        (N_("Fix a category (this teaches the classifier)."), "staff_triage.queue"),
+        (N_("Merge duplicates."), "staff_casework.merge"),
+        (
+            N_(
+                "Read a reporter's contact details when you need to reach them "
+                "(every read is logged)."
+            ),
+            "staff_triage.queue",
+        ),
     ],
     "supervisor": [
-        N_("Everything an agent can do, for every queue of your department."),
-        N_("Reassign a report to another service."),
-        N_("Follow your department's time to fix."),
+        (
+            N_("Everything an agent can do, for every queue of your department."),
+            "staff_triage.queue",
+        ),
+        (N_("Reassign a report to another team or person, with a reason."), "staff_triage.queue"),
+        (N_("Follow your teams' punctuality and the overdue reports."), "staff_triage.punctuality"),
     ],
     "analyst": [
-        N_("Review and qualify weak signals (new, acknowledged, dismissed, confirmed)."),
-        N_("Study events and neighbourhood indicators."),
-        N_("Never any reporter's contact details."),
+        (
+            N_("Review and qualify weak signals (new, acknowledged, dismissed, confirmed)."),
+            "staff_signals.index",
+        ),
+        (N_("Study events and neighbourhood indicators."), "staff_events.index"),
+        (N_("Never any reporter's contact details."), None),
     ],
     "admin": [
-        N_("Create and disable staff accounts, issue and revoke their tokens."),
-        N_("Manage the service catalogue."),
-        N_("Manage Open311 API keys."),
-        N_("Read the audit log."),
+        (
+            N_("Create and disable staff accounts, set their role, team and services."),
+            "staff_admin.accounts",
+        ),
+        (N_("Manage the service catalogue."), "staff_admin.services"),
+        (N_("Manage Open311 API keys."), "staff_admin.api_keys"),
+        (N_("Edit the routing rules."), "staff_admin.routing"),
+        (N_("Read the audit log."), "staff_admin.audit_log"),
     ],
 }
+
+
+def _capabilities(role: str, lang: str) -> list[str]:
+    kept = [
+        text
+        for text, endpoint in ROLE_CAPABILITIES.get(role, [])
+        if endpoint is None or endpoint in current_app.view_functions
+    ]
+    return translated_list(kept, lang)
 
 
 @bp.before_request
@@ -155,49 +184,6 @@ def home() -> str:
         "staff/home.html",
         staff=staff,
         services=[s.name(lang) for s in services],
-        capabilities=translated_list(ROLE_CAPABILITIES[staff.role], lang),
-        pages=_pages(staff.role, lang),
+        capabilities=_capabilities(staff.role, lang),
+        pages=pages_for(staff.role, lang),
     )
-
-
-# The pages of each role (each page checks the role itself): endpoint, text key.
-QUESTIONNAIRES = ("staff_questionnaires.questionnaires", "questionnaires_page")
-ROLE_PAGES: dict[str, list[tuple[str, str]]] = {
-    "agent": [
-        ("staff_triage.queue", "triage_page"),
-        ("staff_map.index", "map_page"),
-        QUESTIONNAIRES,
-    ],
-    "supervisor": [
-        ("staff_triage.queue", "triage_page"),
-        ("staff_map.index", "map_page"),
-        ("staff_dashboard.index", "dashboard_page"),
-        ("staff_events.index", "events_page"),
-        QUESTIONNAIRES,
-    ],
-    "analyst": [
-        ("staff_signals.index", "signals_page"),
-        ("staff_dashboard.index", "dashboard_page"),
-        ("staff_events.index", "events_page"),
-        QUESTIONNAIRES,
-    ],
-    "admin": [
-        ("staff_signals.index", "signals_page"),
-        ("staff_dashboard.index", "dashboard_page"),
-        ("staff_events.index", "events_page"),
-        ("staff_casework.templates", "templates_page"),
-        QUESTIONNAIRES,
-    ],
-}
-
-
-def _pages(role: str, lang: str) -> list[tuple[str, str]]:
-    """(label, URL) of the pages the role may open, in the page's language."""
-    query: dict[str, Any] = {}
-    if request.args.get("lang") in ("fr", "en"):
-        query["lang"] = request.args["lang"]
-    return [
-        (translated(TEXT, lang)[key], url_for(endpoint, **query))
-        for endpoint, key in ROLE_PAGES.get(role, [])
-        if endpoint.split(".")[0] in current_app.blueprints
-    ]

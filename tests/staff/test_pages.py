@@ -54,10 +54,11 @@ def test_login_then_landing_page_lists_what_the_role_can_do(
     page = client.get("/staff/").get_data(as_text=True)
     assert "agent.lumiere@marseille.fr" in page
     assert "Éclairage public en panne" in page  # the agent's service, by name
-    assert "Traiter la file des signalements de vos services" in page
+    assert "Traiter votre file : mon travail, mon équipe, en retard" in html.unescape(page)
     assert "coordonnées" in page  # agents may read contacts, and are told each read is logged
     english = client.get("/staff/?lang=en").get_data(as_text=True)
-    assert "Work the report queue of your services" in english
+    assert "Work your queue: my work, my team, overdue" in english
+    assert "Merge duplicates" not in english  # no such page in this app: not promised
     assert audit_actions(session)[-1] == "staff.login"
 
 
@@ -68,7 +69,7 @@ def test_analyst_landing_page_says_no_contact_data(
     login(client, "analyste@marseille.fr")
     page = html.unescape(client.get("/staff/?lang=en").get_data(as_text=True))
     assert "Never any reporter's contact details." in page
-    assert "Work the report queue" not in page
+    assert "Work your queue" not in page
 
 
 def test_post_without_csrf_token_is_refused(

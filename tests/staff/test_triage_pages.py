@@ -135,7 +135,9 @@ def test_the_category_form_needs_its_csrf_token_then_stores_a_gold_label(
     assert (correction.service_code, correction.author) == ("traffic_signal", AGENT)
     assert reload(session, report).needs_triage is False
     queue = page(client, "/staff/triage?saved=category")
-    assert "Catégorie enregistrée" in queue and f'id="report-{report.id}"' not in queue
+    assert "Catégorie enregistrée" in queue and f'id="report-{report.id}"' in queue  # my work
+    to_check = page(client, "/staff/triage?needs_triage=1")
+    assert f'id="report-{report.id}"' not in to_check  # its category waits for nobody now
 
 
 def test_the_status_form_records_the_history_or_explains_a_refusal(

@@ -1,7 +1,7 @@
 """report_note, response_template, staff_snapshot, report.duplicate_of_id: case work
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 
 Internal notes (never public), the admins' response templates per service and status, and
 the link of a merged duplicate to the report it was merged into, and the staff pages' figures
@@ -19,7 +19,7 @@ from alembic import op
 import backend.db
 
 revision: str = "0020"
-down_revision: str | None = "0017"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
