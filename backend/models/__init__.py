@@ -20,6 +20,12 @@ from backend.models.feedback import Feedback
 from backend.models.idempotency import IdempotencyRecord
 from backend.models.incident import Incident, ReportIncidentLink
 from backend.models.nlp import CategoryCorrection, ModelVersion
+from backend.models.notification import (
+    Notification,
+    NotificationChannel,
+    NotificationStatus,
+    WebhookEndpoint,
+)
 from backend.models.outbox import OutboxMessage
 from backend.models.published_map import PublishedMap
 from backend.models.report import Report, ReportStatus, ReportUpdate
@@ -47,6 +53,9 @@ __all__ = [
     "IdempotencyRecord",
     "Incident",
     "ModelVersion",
+    "Notification",
+    "NotificationChannel",
+    "NotificationStatus",
     "Open311Contact",
     "Open311Request",
     "OutboxMessage",
@@ -64,4 +73,5 @@ __all__ = [
     "StaffUser",
     "Street",
     "Subscription",
+    "WebhookEndpoint",
 ]
