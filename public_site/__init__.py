@@ -14,7 +14,7 @@ from flask import Flask
 def register_public_site(app: Flask) -> None:
     """Mount the public site's blueprint on the app."""
     # Each page module adds its routes to the blueprint when imported.
-    from public_site.pages import area, assets, city, downloads, tracking  # noqa: F401
+    from public_site.pages import area, assets, city, downloads, tracking, unsubscribe  # noqa: F401
     from public_site.site import bp
 
     app.register_blueprint(bp)

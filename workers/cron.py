@@ -5,6 +5,7 @@ from rq import cron
 from backend.jobs import (
     DETECT_SIGNALS,
     DRAIN_OUTBOX,
+    INVITE_QUESTIONNAIRES,
     PUBLISH_AGGREGATES,
     PURGE_CONTACTS,
     REBUILD_AGGREGATES,
@@ -40,3 +41,5 @@ cron.register(
     kwargs={"only_if_new": True},
     job_timeout=3600,
 )
+# Reporters of reports fixed some days ago are invited to the questionnaire, once (hourly).
+cron.register(jobs.invite_questionnaires, queue_name=INVITE_QUESTIONNAIRES.queue, cron="20 * * * *")
