@@ -22,10 +22,9 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import exists, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from backend.db import utcnow
+from backend.db import dialect_insert, utcnow
 from backend.jobs import DELIVER_WEBHOOK, NOTIFY_UPDATE
 from backend.models import (
     Contact,
@@ -284,8 +283,8 @@ class Claim:
 
 
 def _durable(session: Session) -> None:
-    # Workers commit without waiting for PostgreSQL's disk (decision 0005); these few rows
-    # must survive a database crash, or the step would be sent again.
+    # Workers commit without waiting for PostgreSQL's disk (decision 0005); a "sent" must
+    # survive a database crash, or the message would be sent again.
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL synchronous_commit TO on"))
 
@@ -307,32 +306,36 @@ def claim(
 ) -> Claim:
     """Write (or take up) a delivery as "sending" and commit, before anything leaves.
 
-    A new delivery is inserted; the unique key makes a concurrent second insert fail, and
-    that attempt reads the row instead. A row "sent" or "failed" is done. A row "retry" is
-    taken up. A row still "sending" is a previous attempt that died between writing it and
-    hearing the answer (or one still running): once it is older than ``stale_after`` (longer
-    than any send may take) it is taken up, and the message may reach the recipient twice,
-    with the same Message-ID (docs/notifications.md); younger, the caller tries later.
+    A new delivery is inserted (``ON CONFLICT DO NOTHING`` on the unique key: of two
+    concurrent attempts one inserts, the other reads the row). A row "sent" or "failed" is
+    done. A row "retry" is taken up. A row still "sending" is a previous attempt that died
+    between writing it and hearing the answer (or one still running): once it is older than
+    ``stale_after`` (longer than any send may take) it is taken up, and the message may
+    reach the recipient twice, with the same Message-ID (docs/notifications.md); younger,
+    the caller tries later.
     """
     now = utcnow()
-    row = Notification(
-        update_id=update_id,
-        recipient=recipient,
-        channel=channel,
-        status=NotificationStatus.SENDING,
-        attempts=1,
-        message_id=message_id,
-        created_at=now,
-        updated_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-        _durable(session)
+    table = Notification.__table__  # type: ignore[attr-defined]
+    inserted = session.execute(
+        dialect_insert(session, table)
+        .values(
+            update_id=update_id,
+            recipient=recipient,
+            channel=channel,
+            status=NotificationStatus.SENDING,
+            attempts=1,
+            message_id=message_id,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["update_id", "recipient", "channel"])
+        .returning(table.c.id)
+    ).first()
+    if inserted is not None:
+        # Not waiting for the disk here: if a database crash lost this row, no "sent" after
+        # it survived either (the WAL is in order), and the message goes as if never tried.
         session.commit()
         return Claim(ClaimOutcome.SEND, message_id, 1, resend=False)
-    except IntegrityError:
-        pass
     found = session.exec(
         select(Notification)
         .where(
@@ -361,7 +364,6 @@ def claim(
     found.attempts += 1
     found.updated_at = now
     session.add(found)
-    _durable(session)
     session.commit()
     return Claim(ClaimOutcome.SEND, found.message_id, found.attempts, resend=resend)
 
@@ -388,7 +390,8 @@ def _mark(
         )
         .values(**values)
     )
-    _durable(session)
+    if status == NotificationStatus.SENT:
+        _durable(session)
     session.commit()
 
 
