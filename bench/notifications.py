@@ -22,7 +22,6 @@ scheduler in production) is run by this script every 10 s.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -37,7 +36,6 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,25 +43,57 @@ sys.path.insert(0, str(ROOT))
 QUEUES = ["high", "reports", "notify", "default", "signals"]
 
 
-class Inbox:
-    """What the SMTP server accepted: Message-ID → arrival times."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.arrivals: dict[str, list[float]] = {}
-        self.delay = delay
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        message_id = ""
-        for line in envelope.content.split(b"\r\n"):
+SMTP_SERVER = """
+import asyncio, sys, time
+from aiosmtpd.controller import Controller
+port, delay, out = int(sys.argv[1]), float(sys.argv[2]), open(sys.argv[3], "a", buffering=1)
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        if delay:
+            await asyncio.sleep(delay)
+        mid = ""
+        for line in envelope.content.split(b"\\r\\n"):
             if line.lower().startswith(b"message-id:"):
-                message_id = line.split(b":", 1)[1].strip().decode()
+                mid = line.split(b":", 1)[1].strip().decode()
                 break
-        with self.lock:
-            self.arrivals.setdefault(message_id, []).append(time.time())
+        out.write(f"{mid}\\t{time.time()}\\n")
         return "250 OK"
+controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+controller.start()
+print("ready", flush=True)
+sys.stdin.read()
+controller.stop()
+"""
+
+
+class Inbox:
+    """An aiosmtpd server in a process of its own; what it accepted: Message-ID → times."""
+
+    def __init__(self, port: int, delay: float, path: Path) -> None:
+        self.path = path
+        path.write_text("")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SMTP_SERVER, str(port), str(delay), str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()  # "ready"
+
+    def arrivals(self) -> dict[str, list[float]]:
+        """Every message accepted so far."""
+        found: dict[str, list[float]] = {}
+        for line in self.path.read_text().splitlines():
+            mid, _, when = line.partition("\t")
+            if when:
+                found.setdefault(mid, []).append(float(when))
+        return found
+
+    def stop(self) -> None:
+        """Stop the server process."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
 
 
 def start_redis(port: int) -> subprocess.Popen[bytes]:
@@ -221,14 +251,44 @@ def catch_up_forever(app: Any, connection: redis.Redis, stop: threading.Event) -
             outbox.dispatch_pending(session=session, connection=connection)
 
 
-def wait_for(inbox: Inbox, wanted: set[str], timeout: float) -> None:
-    """Until every wanted Message-ID arrived, or ``timeout`` seconds."""
+def wait_for(inbox: Inbox, wanted: set[str], timeout: float) -> dict[str, list[float]]:
+    """Until every wanted Message-ID arrived, or ``timeout`` seconds; what arrived."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with inbox.lock:
-            if wanted <= set(inbox.arrivals):
-                return
-        time.sleep(0.2)
+    while True:
+        arrivals = inbox.arrivals()
+        if wanted <= set(arrivals) or time.monotonic() >= deadline:
+            return arrivals
+        time.sleep(0.5)
+
+
+def breakdown(app: Any, connection: redis.Redis, update_ids: list[int]) -> dict[str, float]:
+    """Where the time goes (medians, s): commit → relay push, push → worker start, job run."""
+    from rq.job import Job
+
+    from backend.extensions import db
+    from backend.models import OutboxMessage
+    from backend.services.notifications import notify_job_id
+
+    ids = [notify_job_id(u) for u in update_ids]
+    with app.app_context(), db.new_session() as session:
+        rows = session.execute(
+            sa.select(OutboxMessage.created_at, OutboxMessage.dispatched_at).where(
+                OutboxMessage.job_id.in_(ids)  # type: ignore[attr-defined]
+            )
+        ).all()
+    relay = [(d - c).total_seconds() for c, d in rows if d is not None]
+    waits, runs = [], []
+    for job in Job.fetch_many(ids, connection=connection):
+        if job is None or job.started_at is None or job.ended_at is None:
+            continue
+        assert job.enqueued_at is not None
+        waits.append((job.started_at - job.enqueued_at).total_seconds())
+        runs.append((job.ended_at - job.started_at).total_seconds())
+    return {
+        "relay_s": round(statistics.median(relay), 3) if relay else float("nan"),
+        "queue_wait_s": round(statistics.median(waits), 3) if waits else float("nan"),
+        "job_run_s": round(statistics.median(runs), 3) if runs else float("nan"),
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -245,7 +305,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--kill-at", type=float, default=12.0)
     parser.add_argument("--smtp-delay", type=float, default=0.03)
-    parser.add_argument("--database", default="postgresql://postgres@127.0.0.1/lanterne_notify_bench")
+    parser.add_argument(
+        "--database", default="postgresql://postgres@127.0.0.1/lanterne_notify_bench"
+    )
     parser.add_argument("--redis-port", type=int, default=5121)
     parser.add_argument("--smtp-port", type=int, default=5122)
     parser.add_argument("--wait", type=float, default=240.0)
@@ -258,9 +320,7 @@ def main() -> None:
     fresh_database(args.database)
     redis_proc = start_redis(args.redis_port)
     connection = redis.Redis(port=args.redis_port)
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=args.smtp_port)
-    smtp.start()
+    inbox = Inbox(args.smtp_port, 0.0, instance / "inbox-latency.tsv")
 
     from backend.app import create_app
     from backend.config import config_from_env
@@ -279,11 +339,11 @@ def main() -> None:
             ids = make_reports(app, count, 0)
             committed = change_statuses(app, ids, args.rate)
             wanted = expected_ids(app, list(committed))
-            wait_for(inbox, set(wanted), args.wait)
+            arrivals = wait_for(inbox, set(wanted), args.wait)
             latencies = [
-                inbox.arrivals[mid][0] - committed[update_id]
+                arrivals[mid][0] - committed[update_id]
                 for mid, update_id in wanted.items()
-                if mid in inbox.arrivals
+                if mid in arrivals
             ]
             results["latency"] = {
                 "changes": len(committed),
@@ -291,9 +351,11 @@ def main() -> None:
                 "p50_s": round(statistics.median(latencies), 3),
                 "p95_s": round(percentile(latencies, 0.95), 3),
                 "max_s": round(max(latencies), 3),
+                "medians": breakdown(app, connection, list(committed)),
             }
         if args.phase in ("kill", "both"):
-            inbox.delay = args.smtp_delay
+            inbox.stop()
+            inbox = Inbox(args.smtp_port, args.smtp_delay, instance / "inbox-kill.tsv")
             ids = make_reports(app, count, 100_000)
             killer_log: dict[str, float] = {}
 
@@ -311,9 +373,8 @@ def main() -> None:
             committed = change_statuses(app, ids, args.rate)
             killer.join()
             wanted = expected_ids(app, list(committed))
-            wait_for(inbox, set(wanted), args.wait)
-            with inbox.lock:
-                copies = Counter({mid: len(inbox.arrivals.get(mid, [])) for mid in wanted})
+            arrivals = wait_for(inbox, set(wanted), args.wait)
+            copies = Counter({mid: len(arrivals.get(mid, [])) for mid in wanted})
             results["kill"] = {
                 "changes": len(committed),
                 "received": sum(1 for n in copies.values() if n >= 1),
@@ -343,7 +404,7 @@ def main() -> None:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        smtp.stop()
+        inbox.stop()
         redis_proc.terminate()
         redis_proc.wait(timeout=10)
     print(json.dumps(results, indent=2))

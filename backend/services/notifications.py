@@ -376,6 +376,7 @@ def _mark(
     channel: str,
     status: NotificationStatus,
     error: str | None,
+    commit: bool = True,
 ) -> None:
     now = utcnow()
     values: dict[str, Any] = {"status": status, "updated_at": now, "last_error": error}
@@ -392,11 +393,16 @@ def _mark(
     )
     if status == NotificationStatus.SENT:
         _durable(session)
-    session.commit()
+    if commit:
+        session.commit()
 
 
-def mark_sent(*, session: Session, update_id: int, recipient: str, channel: str) -> None:
-    """Record that the other side accepted the delivery (commits at once: the short window)."""
+def mark_sent(
+    *, session: Session, update_id: int, recipient: str, channel: str, commit: bool = True
+) -> None:
+    """Record that the other side accepted the delivery, and commit at once (the short
+    window). ``commit=False``: the caller commits next, with its own last writes (a job's
+    outbox row), one round trip sooner."""
     _mark(
         session,
         update_id=update_id,
@@ -404,6 +410,7 @@ def mark_sent(*, session: Session, update_id: int, recipient: str, channel: str)
         channel=channel,
         status=NotificationStatus.SENT,
         error=None,
+        commit=commit,
     )
 
 
@@ -422,7 +429,13 @@ def mark_retry(
 
 
 def mark_failed(
-    *, session: Session, update_id: int, recipient: str, channel: str, error: str
+    *,
+    session: Session,
+    update_id: int,
+    recipient: str,
+    channel: str,
+    error: str,
+    commit: bool = True,
 ) -> None:
     """Record a refusal for good (an address the server refuses): never tried again."""
     _mark(
@@ -432,6 +445,7 @@ def mark_failed(
         channel=channel,
         status=NotificationStatus.FAILED,
         error=error[:500],
+        commit=commit,
     )
 
 

@@ -86,8 +86,12 @@ def _send_one(
     channel: NotificationChannel,
     letter_for: mail.Letter,
     tally: Tally,
+    last: bool = False,
 ) -> None:
-    """Book, send, mark one e-mail; TransientFailureError and BUSY end the job (retried)."""
+    """Book, send, mark one e-mail; TransientFailureError and BUSY end the job (retried).
+
+    ``last``: the job's last delivery, whose mark the job commits with its outbox row.
+    """
     key = book.message_key(update_id, recipient.key, channel)
     claim = book.claim(
         session=session,
@@ -118,6 +122,7 @@ def _send_one(
             recipient=recipient.key,
             channel=channel,
             error=str(exc),
+            commit=not last,
         )
         tally.failed += 1
         return
@@ -131,7 +136,13 @@ def _send_one(
         )
         raise TryLaterError(f"update {update_id}: {exc}") from exc
     # Accepted: record it at once (the window where a crash would send it twice).
-    book.mark_sent(session=session, update_id=update_id, recipient=recipient.key, channel=channel)
+    book.mark_sent(
+        session=session,
+        update_id=update_id,
+        recipient=recipient.key,
+        channel=channel,
+        commit=not last,
+    )
     tally.sent += 1
     if claim.resend:
         tally.resent += 1
@@ -150,10 +161,18 @@ def notify_update(
     cipher: ContactCipher,
     transport: mail.Transport,
 ) -> Tally:
-    """E-mail one history step to everyone who asked to hear of its report."""
+    """E-mail one history step to everyone who asked to hear of its report.
+
+    The caller commits after it (with the job's outbox row): the last delivery's mark is
+    left to that commit, a round trip sooner.
+    """
     tally = Tally()
-    update = session.get(ReportUpdate, update_id)
-    report = session.get(Report, update.report_id) if update is not None else None
+    found = session.exec(
+        select(ReportUpdate, Report)
+        .join(Report, col(Report.id) == col(ReportUpdate.report_id))
+        .where(col(ReportUpdate.id) == update_id)
+    ).first()
+    update, report = found if found is not None else (None, None)
     if update is None or report is None:
         log.warning("notify_update: history step %s does not exist (deleted?)", update_id)
         return tally
@@ -164,8 +183,7 @@ def notify_update(
     people = book.recipients(
         session=session, cipher=cipher, report=report, secret_key=settings.secret_key
     )
-    session.commit()  # end the read transaction before the first (short) booking one
-    for person in people:
+    for n, person in enumerate(people, start=1):
         tracking_url, unsubscribe_url = mail.links(
             settings.public_url,
             tracking_id=report.tracking_id,
@@ -190,6 +208,7 @@ def notify_update(
             channel=NotificationChannel.EMAIL,
             letter_for=letter,
             tally=tally,
+            last=n == len(people),
         )
     return tally
 
@@ -197,7 +216,10 @@ def notify_update(
 def deliver_webhook(
     *, session: Session, update_id: int, endpoint_id: int, settings: NotifySettings
 ) -> Tally:
-    """POST one history step to one subscriber system, signed; at most once accepted."""
+    """POST one history step to one subscriber system, signed; at most once accepted.
+
+    The caller commits after it (the mark of the delivery goes with the job's outbox row).
+    """
     tally = Tally()
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     update = session.get(ReportUpdate, update_id)
@@ -253,6 +275,7 @@ def deliver_webhook(
             recipient=recipient,
             channel=channel,
             error=str(exc),
+            commit=False,
         )
         tally.failed += 1
         return tally
@@ -265,7 +288,9 @@ def deliver_webhook(
             error=str(exc),
         )
         raise TryLaterError(f"webhook {update_id}/{endpoint_id}: {exc}") from exc
-    book.mark_sent(session=session, update_id=update_id, recipient=recipient, channel=channel)
+    book.mark_sent(
+        session=session, update_id=update_id, recipient=recipient, channel=channel, commit=False
+    )
     tally.sent += 1
     return tally
 
