@@ -1,7 +1,8 @@
 """Notifications: status change → e-mail accepted by an SMTP server, and a worker kill -9.
 
-Starts its own Redis (``redis-server --save ""`` on ``--redis-port``), an aiosmtpd server in
-this process (``--smtp-port``), a real RQ worker process listening on the Procfile's queues,
+Starts its own Redis (``redis-server --save ""`` on ``--redis-port``), an aiosmtpd server in a
+process of its own (``--smtp-port``), ``--workers`` real RQ worker processes (default one)
+listening on the Procfile's queues,
 and the outbox relay (``lanterne outbox relay``) as a process; uses a PostgreSQL database of
 its own (``--database``, dropped and made again). Every report has a reporter who consented
 to notifications. The outbox catch-up (``workers.jobs.drain_outbox``, every 10 s from the
@@ -12,7 +13,7 @@ scheduler in production) is run by this script every 10 s.
    the SMTP server's acceptance of its e-mail; p50, p95, max.
 2. ``kill``: the same load; the SMTP server takes ``--smtp-delay`` seconds to accept each
    message (a real server's pace, so that the worker is inside an SMTP transaction most of the
-   time), the worker is killed with SIGKILL ``--kill-at`` seconds in, and started again one
+   time), a worker is killed with SIGKILL ``--kill-at`` seconds in, and started again one
    second later (as the process manager does). Then waits (bounded) and counts e-mails
    received twice (same Message-ID) and e-mails never received.
 
@@ -311,6 +312,7 @@ def main() -> None:
     parser.add_argument("--redis-port", type=int, default=5121)
     parser.add_argument("--smtp-port", type=int, default=5122)
     parser.add_argument("--wait", type=float, default=240.0)
+    parser.add_argument("--workers", type=int, default=1, help="RQ worker processes")
     args = parser.parse_args()
 
     instance = Path("/tmp/lanterne-notify-bench")
@@ -326,12 +328,18 @@ def main() -> None:
     from backend.config import config_from_env
 
     app = create_app(config_from_env())
-    worker = start_worker(env)
+    workers = [start_worker(env) for _ in range(args.workers)]
     relay = start_relay(env)
     stop = threading.Event()
     catcher = threading.Thread(target=catch_up_forever, args=(app, connection, stop), daemon=True)
     catcher.start()
-    results: dict[str, Any] = {"rate": args.rate, "duration": args.duration}
+    results: dict[str, Any] = {
+        "rate": args.rate,
+        "duration": args.duration,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "load_average_before": os.getloadavg()[0],
+    }
     count = int(args.rate * args.duration)
     try:
         time.sleep(2)  # the worker and relay start
@@ -360,13 +368,12 @@ def main() -> None:
             killer_log: dict[str, float] = {}
 
             def kill_later() -> None:
-                nonlocal worker
                 time.sleep(args.kill_at)
                 killer_log["killed_at"] = time.time()
-                worker.send_signal(signal.SIGKILL)
-                worker.wait()
+                workers[0].send_signal(signal.SIGKILL)
+                workers[0].wait()
                 time.sleep(1)
-                worker = start_worker(env)
+                workers[0] = start_worker(env)
 
             killer = threading.Thread(target=kill_later)
             killer.start()
@@ -397,9 +404,9 @@ def main() -> None:
             results["kill"]["taken_over"] = resent
     finally:
         stop.set()
-        for proc in (worker, relay):
+        for proc in (*workers, relay):
             proc.send_signal(signal.SIGTERM)
-        for proc in (worker, relay):
+        for proc in (*workers, relay):
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -407,6 +414,7 @@ def main() -> None:
         inbox.stop()
         redis_proc.terminate()
         redis_proc.wait(timeout=10)
+    results["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
 
 

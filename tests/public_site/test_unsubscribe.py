@@ -4,13 +4,21 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
+from werkzeug.serving import make_server
 
 from backend.models import Contact, ReportStatus, Subscription
 from backend.services.contacts import ContactCipher
 from backend.services.reports import set_status
+from tests.conftest import PHONE, needs_chromium
 from tests.notify_fixtures import (  # noqa: F401 (fixtures)
     SmtpServer,
     add_follower,
@@ -105,3 +113,47 @@ def test_a_forged_or_unknown_token_is_a_404_page(client: FlaskClient, session: S
     assert report.tracking_id not in client.get("/desabonner/nothing-like-a-token").get_data(
         as_text=True
     )
+
+
+@pytest.fixture
+def site(app: Flask) -> Iterator[str]:
+    """The app on a free loopback port, in a thread (the shared ``live_server`` fixture's
+    name is taken by pytest-flask's own, whose autouse hook then fails on a plain URL)."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_on_a_phone_the_link_of_the_mail_stops_the_mails(
+    site: str,
+    chromium: Any,
+    session: Session,
+    cipher: ContactCipher,  # noqa: F811
+    mailing: SmtpServer,  # noqa: F811
+) -> None:
+    """The e-mail the SMTP server received, its link opened on a 390×844 phone, the button."""
+    report = make_report(session)
+    add_reporter(session, cipher, report, "habitante@example.org", consent=True)
+    notify(session, report, "in_progress")
+    path = unsubscribe_path(mailing)
+    artifacts = Path("test-artifacts/notifications")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(site + path)
+    page.screenshot(path=str(artifacts / "unsubscribe-phone.png"), full_page=True)
+    button = page.get_by_role("button", name="Ne plus recevoir de courriels sur ce signalement")
+    assert button.is_visible()
+    box = button.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390  # fits the phone's width
+    button.click()
+    page.wait_for_load_state()
+    assert page.get_by_role("status").inner_text().startswith("C’est fait")
+    page.screenshot(path=str(artifacts / "unsubscribed-phone.png"), full_page=True)
+    context.close()
+    assert notify(session, report, "fixed")["sent"] == 0

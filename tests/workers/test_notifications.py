@@ -96,7 +96,7 @@ def test_a_staff_status_change_mails_the_reporter_in_french_with_the_published_n
     # Only the scrubbed note leaves: no name, no phone number.
     for secret in ("06 12 34 56 78", "Paul Martin", "0612345678"):
         assert secret not in text and secret not in mail.html()
-    tracking = f"{BASE}/suivi/{report.tracking_id}"
+    tracking = f"{BASE}/suivi/{report.tracking_id}?lang=fr"
     assert tracking in text and f'href="{tracking}"' in mail.html()
     [unsubscribe] = [line for line in text.splitlines() if "/desabonner/" in line]
     assert unsubscribe.startswith(f"{BASE}/desabonner/")
@@ -276,7 +276,7 @@ def test_the_reporter_is_invited_to_the_questionnaire_once_n_days_after_fixed(
     [mail] = mailing.messages
     assert mail.rcpt_tos == ["habitante@example.org"]
     assert mail.message["Subject"] == "Est-ce vraiment réglé\u202f?"
-    assert f"{BASE}/suivi/{due.tracking_id}#questionnaire" in mail.text()
+    assert f"{BASE}/suivi/{due.tracking_id}?lang=fr#questionnaire" in mail.text()
     assert mail.message["List-Unsubscribe"].strip().startswith(f"<{BASE}/desabonner/")
     assert jobs.invite_questionnaires()["sent"] == 0  # once only
     assert len(mailing.messages) == 1

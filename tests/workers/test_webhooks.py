@@ -70,7 +70,7 @@ def test_a_status_change_is_posted_signed_and_without_personal_data(
     assert not webhooks.verify("another secret", hook.body, hook.headers["X-Lanterne-Signature"])
     body = hook.json()
     assert body["tracking_id"] == report.tracking_id
-    assert body["tracking_url"] == f"https://lanterne.example/suivi/{report.tracking_id}"
+    assert body["tracking_url"] == f"https://lanterne.example/suivi/{report.tracking_id}?lang=fr"
     assert (body["status"], body["language"]) == ("in_progress", "fr")
     assert body["public_note"].startswith("Une équipe passe demain")
     assert int(hook.headers["X-Lanterne-Timestamp"]) == body["sent_at"]

@@ -245,7 +245,7 @@ def deliver_webhook(
         raise TryLaterError(f"webhook {update_id}/{endpoint_id}: another attempt is under way")
     now = int(time.time())
     lang = report.language if report.language in book.LANGUAGES else "fr"
-    suffix = "?lang=en" if lang == "en" else ""
+    suffix = f"?lang={lang}"
     payload = {
         "event": webhooks.EVENT,
         "delivery_id": claim.message_id,

@@ -57,8 +57,9 @@ class Letter:
 
 
 def links(public_url: str, *, tracking_id: str, token: str, lang: str) -> tuple[str, str]:
-    """The tracking and unsubscribe links of a mail (absolute; English keeps ``?lang=en``)."""
-    suffix = "?lang=en" if lang == "en" else ""
+    """The tracking and unsubscribe links of a mail: absolute, in the mail's language (the
+    pages would otherwise follow the browser's, which may not be the resident's)."""
+    suffix = f"?lang={lang}"
     return (
         f"{public_url}/suivi/{tracking_id}{suffix}",
         f"{public_url}/desabonner/{token}{suffix}",
