@@ -342,7 +342,11 @@ def main() -> None:
     }
     count = int(args.rate * args.duration)
     try:
-        time.sleep(2)  # the worker and relay start
+        # Warm-up: each worker builds its app on its first job (seconds on a busy machine);
+        # a kill must land on a worker at work, not on one still starting.
+        warm = make_reports(app, 4 * args.workers, 900_000)
+        warm_committed = change_statuses(app, warm, 2.0)
+        wait_for(inbox, set(expected_ids(app, list(warm_committed))), args.wait)
         if args.phase in ("latency", "both"):
             ids = make_reports(app, count, 0)
             committed = change_statuses(app, ids, args.rate)

@@ -3,9 +3,10 @@
 The jobs (``workers.jobs.notify_update``, ``deliver_webhook``, ``invite_questionnaires``) call
 these functions; they may run again at any time (RQ retries, the outbox catch-up, a worker
 killed mid-job), and a delivery already accepted is skipped. The one window where a message
-may go twice is between the other side's acceptance and the commit of "sent" (a worker
-killed there): it is a few milliseconds, the commit follows each acceptance at once, and the
-copy carries the same Message-ID / X-Lanterne-Delivery (docs/notifications.md).
+may go twice is from the end of the message (the server may accept it even if its answer
+never arrives) to the commit of "sent" (a worker killed there): the server's time to answer
+plus one short commit, and the copy carries the same Message-ID / X-Lanterne-Delivery
+(docs/notifications.md).
 """
 
 from __future__ import annotations

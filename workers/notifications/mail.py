@@ -147,7 +147,7 @@ def build_message(*, letter: Letter, to: str, sender: str, message_id: str) -> E
     message["List-Unsubscribe"] = f"<{letter.unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     lines = [text if link is None else f"{text}\n{link}" for text, link in letter.paragraphs]
-    lines.append(f"--\n{letter.footer}\n{letter.unsubscribe_url}")
+    lines.append(f"-- \n{letter.footer}\n{letter.unsubscribe_url}")  # the signature line
     message.set_content("\n\n".join(lines) + "\n")
     html = [
         Markup("<p>{}</p>").format(text)
