@@ -262,6 +262,24 @@ def wait_for(inbox: Inbox, wanted: set[str], timeout: float) -> dict[str, list[f
         time.sleep(0.5)
 
 
+def settle(app: Any, timeout: float) -> None:
+    """Until no delivery is "sending" or "retry" any more, or ``timeout`` seconds."""
+    from backend.extensions import db
+    from backend.models import Notification
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with app.app_context(), db.new_session() as session:
+            open_rows = session.execute(
+                sa.select(sa.func.count()).where(
+                    Notification.status.in_(["sending", "retry"])  # type: ignore[attr-defined]
+                )
+            ).scalar()
+        if not open_rows:
+            return
+        time.sleep(1)
+
+
 def breakdown(app: Any, connection: redis.Redis, update_ids: list[int]) -> dict[str, float]:
     """Where the time goes (medians, s): commit → relay push, push → worker start, job run."""
     from rq.job import Job
@@ -384,7 +402,13 @@ def main() -> None:
             committed = change_statuses(app, ids, args.rate)
             killer.join()
             wanted = expected_ids(app, list(committed))
-            arrivals = wait_for(inbox, set(wanted), args.wait)
+            wait_for(inbox, set(wanted), args.wait)
+            # Every message may have arrived while a delivery is still "sending" (the worker
+            # died after the server took it): its takeover comes later and sends the copy.
+            # Count once the book has settled.
+            settle(app, args.wait)
+            time.sleep(1)
+            arrivals = inbox.arrivals()
             copies = Counter({mid: len(arrivals.get(mid, [])) for mid in wanted})
             results["kill"] = {
                 "changes": len(committed),
