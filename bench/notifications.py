@@ -23,6 +23,7 @@ scheduler in production) is run by this script every 10 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -154,13 +155,24 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
             "--worker-class",
             "rq.worker.SimpleWorker",
             "--with-scheduler",
+            "--maintenance-interval",
+            "60",  # as the Procfile: a restarted worker takes the dead one's scheduler lock
             "--logging_level",
             "WARNING",
             *QUEUES,
         ],
         env=env,
         cwd=ROOT,
+        # Its own process group: the kill takes the worker and its scheduler child together,
+        # as a machine or container dying does, and nothing outlives the run.
+        start_new_session=True,
     )
+
+
+def kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Send ``sig`` to a worker and its scheduler child."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
 
 
 def start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -392,7 +404,7 @@ def main() -> None:
             def kill_later() -> None:
                 time.sleep(args.kill_at)
                 killer_log["killed_at"] = time.time()
-                workers[0].send_signal(signal.SIGKILL)
+                kill_group(workers[0], signal.SIGKILL)
                 workers[0].wait()
                 time.sleep(1)
                 workers[0] = start_worker(env)
@@ -432,13 +444,16 @@ def main() -> None:
             results["kill"]["taken_over"] = resent
     finally:
         stop.set()
-        for proc in (*workers, relay):
-            proc.send_signal(signal.SIGTERM)
+        relay.send_signal(signal.SIGTERM)
+        for proc in workers:
+            kill_group(proc, signal.SIGTERM)
         for proc in (*workers, relay):
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for proc in workers:
+            kill_group(proc, signal.SIGKILL)  # a scheduler child that did not stop
         inbox.stop()
         redis_proc.terminate()
         redis_proc.wait(timeout=10)
