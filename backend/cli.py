@@ -18,6 +18,7 @@ from backend.app import create_app
 from backend.cli_apikey import apikey_group
 from backend.cli_staff import staff_cli
 from backend.cli_streets import streets_group
+from backend.cli_webhooks import webhooks_group
 from backend.config import config_from_env
 from backend.extensions import db, redis_conn
 
@@ -40,6 +41,7 @@ def main() -> None:
 main.add_command(staff_cli)
 main.add_command(apikey_group)
 main.add_command(streets_group)
+main.add_command(webhooks_group)
 
 
 # --- db -------------------------------------------------------------------------------------

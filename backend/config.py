@@ -64,7 +64,11 @@ class Config:
     CONTACT_KEYS = _env("LANTERNE_CONTACT_KEYS")
     CONTACT_RETENTION_DAYS = _env_int("LANTERNE_CONTACT_RETENTION_DAYS", 30)
 
-    PUBLIC_BASE_URL = _env("LANTERNE_PUBLIC_BASE_URL", "http://localhost:5000")
+    # The site's address as residents reach it: tracking links in answers and in e-mails.
+    # LANTERNE_PUBLIC_URL is the name the notifications' docs use; both set the one setting.
+    PUBLIC_BASE_URL = _env("LANTERNE_PUBLIC_URL") or _env(
+        "LANTERNE_PUBLIC_BASE_URL", "http://127.0.0.1:5000"
+    )
     # Used only when no areas are loaded: min_lon,min_lat,max_lon,max_lat (Marseille).
     CITY_BBOX = _bbox(_env("LANTERNE_CITY_BBOX", "5.20,43.15,5.60,43.40"))
     H3_RESOLUTION = _env_int("LANTERNE_H3_RESOLUTION", 8)
@@ -130,6 +134,18 @@ class Config:
     # Event staffing ratios (a TOML file); the shipped backend/services/event_staffing.toml
     # when unset.
     EVENT_STAFFING_RULES = _env("LANTERNE_EVENT_STAFFING_RULES")
+
+    # Notifications (docs/notifications.md). No SMTP URL: e-mails are written as .eml files
+    # under MAIL_PATH (development). smtp://user:pass@host:port, smtps://, smtp+starttls://.
+    SMTP_URL = _env("LANTERNE_SMTP_URL")
+    SMTP_TIMEOUT = _env_float("LANTERNE_SMTP_TIMEOUT", 20.0)
+    MAIL_FROM = _env("LANTERNE_MAIL_FROM", "Lanterne <no-reply@lanterne.invalid>")
+    MAIL_PATH = Path(_env("LANTERNE_MAIL_PATH", str(INSTANCE_PATH / "mail")) or "")
+    WEBHOOK_TIMEOUT = _env_float("LANTERNE_WEBHOOK_TIMEOUT", 10.0)
+    # A delivery (one e-mail, one webhook POST) is given up after this many failed attempts.
+    NOTIFY_MAX_ATTEMPTS = _env_int("LANTERNE_NOTIFY_MAX_ATTEMPTS", 20)
+    # Days after "fixed" before the reporter is invited to the questionnaire.
+    QUESTIONNAIRE_INVITE_DAYS = _env_int("LANTERNE_QUESTIONNAIRE_INVITE_DAYS", 3)
     CLASSIFY_WAIT_SECONDS = _env_float("LANTERNE_CLASSIFY_WAIT_SECONDS", 2.0)
     RATELIMIT_STORAGE_URI = _env("LANTERNE_RATELIMIT_STORAGE_URI")
     RATELIMIT_DEFAULT = _env("LANTERNE_RATELIMIT_DEFAULT", "")
@@ -154,7 +170,7 @@ class Config:
     ARGON2_PARALLELISM = _env_int("LANTERNE_ARGON2_PARALLELISM", 0) or None
     STAFF_SESSION_HOURS = _env_float("LANTERNE_STAFF_SESSION_HOURS", 12.0)
     # Sessions of staff pages travel over HTTPS only when the site is served over HTTPS.
-    SESSION_COOKIE_SECURE = (_env("LANTERNE_PUBLIC_BASE_URL", "") or "").startswith("https://")
+    SESSION_COOKIE_SECURE = (PUBLIC_BASE_URL or "").startswith("https://")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 

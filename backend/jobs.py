@@ -17,9 +17,10 @@ from typing import NamedTuple
 # The queues, as a worker takes them: the first one first.
 HIGH = "high"  # a person waits for the answer (a category suggestion, a note being scrubbed)
 REPORTS = "reports"  # the intake pipeline: each new report is classified, scrubbed, linked
+NOTIFY = "notify"  # e-mails and webhooks to residents: short jobs, never behind a long one
 DEFAULT = "default"  # everything else: aggregates, links after an import, the outbox catch-up
 SIGNALS = "signals"  # the nightly detection (long; last, so it never delays the others)
-QUEUES = (HIGH, REPORTS, DEFAULT, SIGNALS)
+QUEUES = (HIGH, REPORTS, NOTIFY, DEFAULT, SIGNALS)
 
 
 class Job(NamedTuple):
@@ -40,6 +41,9 @@ LINK_REPORTS = Job("workers.jobs.link_reports", DEFAULT)
 LINK_INCIDENTS = Job("workers.jobs.link_incidents", DEFAULT)
 # An event's hourly risk profile (queued when an event is created or changed).
 PROFILE_EVENT = Job("workers.jobs.profile_event", SIGNALS)
+# A history step told to the residents who asked (e-mail), and to each subscriber system.
+NOTIFY_UPDATE = Job("workers.jobs.notify_update", NOTIFY)
+DELIVER_WEBHOOK = Job("workers.jobs.deliver_webhook", NOTIFY)
 # The recurring jobs (``workers/cron.py``).
 DRAIN_OUTBOX = Job("workers.jobs.drain_outbox", DEFAULT)
 PURGE_CONTACTS = Job("workers.jobs.purge_contacts", DEFAULT)
@@ -49,6 +53,7 @@ REBUILD_AGGREGATES = Job("workers.jobs.rebuild_aggregates", DEFAULT)
 RETRAIN_CLASSIFIER = Job("workers.jobs.retrain_classifier", DEFAULT)
 PROFILE_EVENTS = Job("workers.jobs.profile_events", SIGNALS)
 REFRESH_DASHBOARD = Job("workers.jobs.refresh_dashboard", DEFAULT)
+INVITE_QUESTIONNAIRES = Job("workers.jobs.invite_questionnaires", NOTIFY)
 
 ALL_JOBS = (
     PROCESS_REPORT,
@@ -60,6 +65,8 @@ ALL_JOBS = (
     REFRESH_AGGREGATES,
     LINK_REPORTS,
     LINK_INCIDENTS,
+    NOTIFY_UPDATE,
+    DELIVER_WEBHOOK,
     DRAIN_OUTBOX,
     PURGE_CONTACTS,
     DETECT_SIGNALS,
@@ -69,4 +76,5 @@ ALL_JOBS = (
     PROFILE_EVENT,
     PROFILE_EVENTS,
     REFRESH_DASHBOARD,
+    INVITE_QUESTIONNAIRES,
 )

@@ -22,6 +22,7 @@ def register_public_site(app: Flask) -> None:
         installable,
         report_form,
         tracking,
+        unsubscribe,
     )
     from public_site.site import bp
 

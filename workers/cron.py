@@ -5,6 +5,7 @@ from rq import cron
 from backend.jobs import (
     DETECT_SIGNALS,
     DRAIN_OUTBOX,
+    INVITE_QUESTIONNAIRES,
     PROFILE_EVENTS,
     PUBLISH_AGGREGATES,
     PURGE_CONTACTS,
@@ -52,3 +53,5 @@ cron.register(
 cron.register(
     jobs.profile_events, queue_name=PROFILE_EVENTS.queue, cron="15 6 * * *", job_timeout=3600
 )
+# Reporters of reports fixed some days ago are invited to the questionnaire, once (hourly).
+cron.register(jobs.invite_questionnaires, queue_name=INVITE_QUESTIONNAIRES.queue, cron="20 * * * *")

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from backend.models import Report, ReportAddition, ReportUpdate
-from backend.services import additions, assignment, outbox, public_notes
+from backend.services import additions, assignment, notifications, outbox, public_notes
 from backend.services.classification import apply_prediction
 from workers.context import job_session
 
@@ -86,6 +86,8 @@ def scrub_note(update_id: int) -> dict[str, Any]:
             scrubbed = classification.scrubber().scrub(update.public_note)
             public_notes.publish(update=update, text=scrubbed.text, removed=scrubbed.kinds())
             session.add(update)
+            # Published now: the residents hear of the step, with this text only.
+            notifications.queue_for_update(session=session, update=update)
         mark_own_row_done(session)
         session.commit()
         if update is None:
@@ -300,6 +302,72 @@ def link_incidents(incident_ids: list[int]) -> dict[str, Any]:
         mark_own_row_done(session)
         session.commit()
     return {"incidents": len(incident_ids), "links": len(links)}
+
+
+def notify_update(update_id: int) -> dict[str, Any]:
+    """E-mail one history step to the residents who asked (``notify``; never twice)."""
+    from flask import current_app
+
+    from workers.notifications import delivery, mail
+    from workers.notifications.settings import NotifySettings, contact_cipher
+
+    with job_session() as session:
+        settings = NotifySettings.from_config(current_app.config)
+        transport = mail.transport_for(
+            settings.smtp_url, timeout=settings.smtp_timeout, mail_path=settings.mail_path
+        )
+        with transport:
+            tally = delivery.notify_update(
+                session=session,
+                update_id=update_id,
+                settings=settings,
+                cipher=contact_cipher(current_app),
+                transport=transport,
+            )
+        mark_own_row_done(session)
+        session.commit()
+    return {"update_id": update_id, **tally.as_dict()}
+
+
+def deliver_webhook(update_id: int, endpoint_id: int) -> dict[str, Any]:
+    """POST one history step to one subscriber system, signed (``notify``; never twice)."""
+    from flask import current_app
+
+    from workers.notifications import delivery
+    from workers.notifications.settings import NotifySettings
+
+    with job_session() as session:
+        tally = delivery.deliver_webhook(
+            session=session,
+            update_id=update_id,
+            endpoint_id=endpoint_id,
+            settings=NotifySettings.from_config(current_app.config),
+        )
+        mark_own_row_done(session)
+        session.commit()
+    return {"update_id": update_id, "endpoint_id": endpoint_id, **tally.as_dict()}
+
+
+def invite_questionnaires() -> dict[str, Any]:
+    """Invite the reporters of reports fixed some days ago to the questionnaire (hourly)."""
+    from flask import current_app
+
+    from workers.notifications import delivery, mail
+    from workers.notifications.settings import NotifySettings, contact_cipher
+
+    with job_session() as session:
+        settings = NotifySettings.from_config(current_app.config)
+        transport = mail.transport_for(
+            settings.smtp_url, timeout=settings.smtp_timeout, mail_path=settings.mail_path
+        )
+        with transport:
+            tally = delivery.invite_questionnaires(
+                session=session,
+                settings=settings,
+                cipher=contact_cipher(current_app),
+                transport=transport,
+            )
+    return tally.as_dict()
 
 
 def drain_outbox() -> int:

@@ -22,6 +22,12 @@ from backend.models.feedback import Feedback
 from backend.models.idempotency import IdempotencyRecord
 from backend.models.incident import Incident, ReportIncidentLink
 from backend.models.nlp import CategoryCorrection, ModelVersion
+from backend.models.notification import (
+    Notification,
+    NotificationChannel,
+    NotificationStatus,
+    WebhookEndpoint,
+)
 from backend.models.outbox import OutboxMessage
 from backend.models.published_map import PublishedMap
 from backend.models.report import Report, ReportAddition, ReportStatus, ReportUpdate
@@ -51,6 +57,9 @@ __all__ = [
     "IdempotencyRecord",
     "Incident",
     "ModelVersion",
+    "Notification",
+    "NotificationChannel",
+    "NotificationStatus",
     "Open311Contact",
     "Open311Request",
     "OutboxMessage",
@@ -75,4 +84,5 @@ __all__ = [
     "Street",
     "Subscription",
     "Team",
+    "WebhookEndpoint",
 ]

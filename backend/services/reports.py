@@ -30,6 +30,7 @@ from backend.models import (
     ReportUpdate,
     Service,
 )
+from backend.services import notifications
 from backend.services.areas import OutsideCityError, area_for_position
 from backend.services.catalogue import UnknownServiceError, get_active_service
 from backend.services.contacts import ContactCipher, ContactDetails, delete_contact, make_contact
@@ -428,7 +429,13 @@ def set_status(
     public_note: str | None = None,
     author: str | None = None,
 ) -> ReportUpdate:
-    """Move a report to a status, with a public note, recording it in the history."""
+    """Move a report to a status, with a public note, recording it in the history.
+
+    The residents who asked to hear back are told (``notifications.queue_for_update``, in
+    this transaction): at once for a step without a note; for a step with one, once the note
+    is scrubbed (``public_notes.queue_scrubbing``, which the caller queues), by the scrubbing
+    job, so that only the published note is ever sent.
+    """
     now = utcnow()
     report.status = status
     report.updated_at = now
@@ -442,6 +449,9 @@ def set_status(
     )
     session.add(report)
     session.add(update)
+    if not public_note:
+        session.flush()
+        notifications.queue_for_update(session=session, update=update)
     return update
 
 
