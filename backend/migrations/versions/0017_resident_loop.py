@@ -4,7 +4,7 @@ The resident's token (only its hash is stored), what they add to an open report 
 tracking page, and whether a "not fixed" answer reopened the report.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 """
 
 from __future__ import annotations
