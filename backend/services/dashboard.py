@@ -7,8 +7,8 @@ queries (:func:`compute`), then kept to what the reader may see and summed
 (docs/staff.md, "Dashboard"):
 
 - backlog: reports in an open status (received, open, in progress, waiting) now;
-- overdue: backlog reports past their due date (``report.due_at`` where the column exists,
-  else ``created_at`` + the service's target days);
+- overdue: backlog reports past their due date (``report.due_at``, set by the routing from
+  the service's target days, as the overdue queue counts them);
 - inflow / outflow of a week: reports created / closed that week (ISO weeks, Monday 00:00
   UTC), for the last ``weeks`` weeks, the current one included (partial);
 - time to fix: whole hours (rounded down) from ``created_at`` to ``closed_at`` of the
@@ -92,14 +92,7 @@ class Figures:
 
 
 def _team_column() -> Any:
-    # The queues' team, once reports have one; until then every group has team None.
-    column = getattr(Report, "team_code", None)
-    return col(column) if column is not None else sa.literal(None)
-
-
-def _due_column() -> Any:
-    column = getattr(Report, "due_at", None)
-    return col(column) if column is not None else None
+    return col(Report.team_code)
 
 
 def _week_starts(now: datetime, weeks: int) -> list[datetime]:
@@ -162,22 +155,11 @@ def compute(
     groups: dict[tuple[str | None, str | None], dict[str, Any]] = defaultdict(
         lambda: dict.fromkeys(_COUNTS, 0)
     )
-    services = {s.code: s for s in session.exec(sa.select(Service)).scalars()}  # type: ignore[call-overload]
 
     # Backlog and overdue: one grouped query over the open reports.
-    due = _due_column()
-    if due is not None:
-        late = due < now
-    else:
-        late = sa.or_(
-            *[
-                sa.and_(
-                    col(Report.service_code) == code,
-                    col(Report.created_at) < now - timedelta(days=s.target_days),
-                )
-                for code, s in services.items()
-            ]
-        )
+    # Overdue: past the due date the routing gave (backend.services.assignment), as the queues
+    # count it.
+    late = col(Report.due_at) < now
     stmt = (
         sa.select(
             col(Report.service_code),

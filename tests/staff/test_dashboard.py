@@ -58,6 +58,10 @@ def known(session: Session) -> dict[str, Report]:
         "four": fixed_report(session, days_to_fix=4),
         "tag": make_report(session, code="graffiti", created=utcnow() - timedelta(days=2)),
     }
+    # Due dates as the routing sets them at intake (the service's target after arrival).
+    reports["fresh"].due_at = utcnow() + timedelta(days=1)
+    reports["late"].due_at = utcnow() - timedelta(days=20)
+    session.add_all([reports["fresh"], reports["late"]])
     session.add(Feedback(report_id=reports["two"].id, fixed=True, satisfaction=4))  # type: ignore[arg-type]
     session.add(Feedback(report_id=reports["four"].id, fixed=False, satisfaction=2))  # type: ignore[arg-type]
     session.commit()
