@@ -61,7 +61,7 @@ def test_the_mail_of_a_fixed_report_leads_the_resident_to_reopen_it(
     phone = chromium.new_context(
         **PHONE,  # type: ignore[arg-type]
         locale="fr-FR",
-        geolocation=HERE,
+        geolocation=HERE,  # type: ignore[arg-type]
         permissions=["geolocation"],
     )
     resident = phone.new_page()
