@@ -12,8 +12,10 @@ from flask_smorest import Blueprint
 from backend.api.common import fail
 from backend.extensions import TOO_MANY_REQUESTS, db, limiter
 from backend.schemas.feedback import FeedbackCreatedSchema, FeedbackCreateSchema
+from backend.schemas.reports import TrackingQuerySchema
 from backend.services import feedback as feedback_service
 from backend.services import reports as reports_service
+from backend.services import tracking
 
 blp = Blueprint(
     "feedback", __name__, url_prefix="/api/v1/reports", description="Resident questionnaire"
@@ -32,11 +34,12 @@ class ReportFeedback(MethodView):
     ]
 
     @blp.arguments(FeedbackCreateSchema, error_status_code=400)
+    @blp.arguments(TrackingQuerySchema(), location="query")
     @blp.response(201, FeedbackCreatedSchema)
-    @blp.alt_response(404, description="No report with this tracking id")
+    @blp.alt_response(404, description="No report with this tracking id, or not its token")
     @blp.alt_response(409, description="Not fixed yet, or already answered")
     @blp.alt_response(429, response=TOO_MANY_REQUESTS)
-    def post(self, data: dict[str, Any], tracking_id: str) -> dict[str, Any]:
+    def post(self, data: dict[str, Any], args: dict[str, Any], tracking_id: str) -> dict[str, Any]:
         """Answer the questionnaire: fixed or not, satisfaction 1-5, a comment for the staff.
 
         "Not fixed" within the reopening window after the fix reopens the report
@@ -44,8 +47,12 @@ class ReportFeedback(MethodView):
         """
         session = db.session
         report = reports_service.get_by_tracking_id(session=session, tracking_id=tracking_id)
-        if report is None:
-            fail(404, "No report has this tracking id.")
+        # The resident's token (``t``) is needed when the report has one: tracking ids are
+        # shown to other residents (the reports nearby a new one).
+        if report is None or (
+            report.token_hash is not None and not tracking.token_matches(report, args.get("t"))
+        ):
+            fail(404, "No report has this tracking id and token.")
         try:
             answer = feedback_service.submit_feedback(
                 session=session,

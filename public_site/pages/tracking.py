@@ -68,6 +68,10 @@ def tracking(tracking_id: str) -> Any:
     token = _token(report)
     form_error = None
     if request.method == "POST":
+        if not _may_answer(report, token):
+            # The questionnaire is the resident's: their token (in their link) is needed, as
+            # tracking ids are shown to other residents among the reports nearby.
+            not_found(_("No report has this tracking number. Check the link you received."))
         try:
             answer = feedback_service.parse_form(request.form)
             stored = feedback_service.submit_feedback(
@@ -81,6 +85,12 @@ def tracking(tracking_id: str) -> Any:
         except feedback_service.FeedbackError as exc:
             form_error = feedback_message(exc.code)
     return _page(report, token, form_error=form_error, status=400 if form_error else 200)
+
+
+def _may_answer(report: Report, token: str | None) -> bool:
+    """Whether this request may answer the questionnaire: with the resident's token, or for
+    a report filed before tokens existed (it has none to give)."""
+    return token is not None or report.token_hash is None
 
 
 def _t(token: str | None) -> dict[str, str]:
@@ -119,7 +129,8 @@ def _page(
         area_code=node.code if node and node.level != "h3" else None,
         status_label=status_label,
         merged_into=merged_into.tracking_id if merged_into is not None else None,
-        can_answer=feedback_service.can_answer(session=session, report=report),
+        can_answer=_may_answer(report, token)
+        and feedback_service.can_answer(session=session, report=report),
         would_reopen=feedback_service.within_reopen_window(report, _reopen_window()),
         window_days=window_days,
         can_add=token is not None and additions_service.can_add(report),

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlmodel import Session, select
 
+from backend.db import utcnow
 from backend.models import (
     AuditLog,
     Feedback,
@@ -264,9 +265,12 @@ def test_not_fixed_after_the_window_is_recorded_but_does_not_reopen(
     late.status, late.closed_at = ReportStatus.FIXED, report.closed_at
     session.add(late)
     session.commit()
-    response = client.post(
-        f"/api/v1/reports/{other['tracking_id']}/feedback", json={"fixed": False}
-    )
+    url = f"/api/v1/reports/{other['tracking_id']}/feedback"
+    # The questionnaire is the resident's: the tracking id alone (shown to neighbours among
+    # the reports nearby) does not let anyone answer it.
+    assert client.post(url, json={"fixed": False}).status_code == 404
+    assert client.post(url + "?t=" + "x" * 32, json={"fixed": False}).status_code == 404
+    response = client.post(url + "?t=" + other["token"], json={"fixed": False})
     assert response.status_code == 201
     assert (response.get_json()["reopened"], response.get_json()["status"]) == (False, "fixed")
 
@@ -433,3 +437,25 @@ def test_a_back_office_update_reads_it_even_a_late_one(
     report = stored(session)
     assert report.status == ReportStatus.OPEN
     assert ("open", "open311:gmao") in statuses(session, report)
+
+
+def test_the_questionnaire_needs_the_residents_link(
+    client: FlaskClient, session: Session, run_jobs: Callable[[], int]
+) -> None:
+    """The public page (tracking id only) neither offers nor takes the questionnaire."""
+    body = file_report(client)
+    run_jobs()
+    report = stored_by(session, body["tracking_id"])
+    report.status, report.closed_at = ReportStatus.FIXED, utcnow()
+    session.add(report)
+    session.commit()
+    public = f"/suivi/{body['tracking_id']}"
+    assert 'name="fixed"' not in text(client, public)
+    refused = client.post(public, data={"fixed": "no", "comment": "Encore en panne"})
+    assert refused.status_code == 404
+    assert session.exec(select(Feedback)).first() is None
+    own = path_of(body["tracking_url"])
+    assert 'name="fixed"' in text(client, own)
+    answered = client.post(own, data={"fixed": "no", "comment": "Encore en panne"})
+    assert answered.status_code == 303
+    assert stored_by(session, body["tracking_id"]).status == ReportStatus.OPEN

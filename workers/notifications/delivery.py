@@ -33,8 +33,22 @@ from backend.models import (
 )
 from backend.services import notifications as book
 from backend.services.contacts import ContactCipher
+from backend.services.tracking import resident_token, token_matches
 from workers.notifications import mail, webhooks
 from workers.notifications.settings import NotifySettings
+
+
+def _reporter_token(report: Report, person: book.Recipient, settings: NotifySettings) -> str | None:
+    """The reporter's own token (derived again from the tracking id), for their mails only.
+
+    None for a follower, for a report filed before tokens existed, and when the secret key
+    has changed since the report was filed (the derived token no longer matches its hash).
+    """
+    if person.kind != book.RecipientKind.REPORTER:
+        return None
+    token = resident_token(settings.secret_key.encode("utf-8"), report.tracking_id)
+    return token if token_matches(report, token) else None
+
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +204,7 @@ def notify_update(
             tracking_id=report.tracking_id,
             token=person.unsubscribe_token,
             lang=person.language,
+            resident_token=_reporter_token(report, person, settings),
         )
         letter = mail.status_letter(
             lang=person.language,
@@ -365,6 +380,7 @@ def invite_questionnaires(
             tracking_id=report.tracking_id,
             token=person.unsubscribe_token,
             lang=person.language,
+            resident_token=_reporter_token(report, person, settings),
         )
         letter = mail.invitation_letter(
             lang=person.language,

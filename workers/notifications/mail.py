@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 from markupsafe import Markup
 
 from backend.db import utcnow
+from backend.services.tracking import tracking_path
 from workers.signals.wording import N_, gettext_in
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,23 @@ class Letter:
     lang: str
 
 
-def links(public_url: str, *, tracking_id: str, token: str, lang: str) -> tuple[str, str]:
+def links(
+    public_url: str,
+    *,
+    tracking_id: str,
+    token: str,
+    lang: str,
+    resident_token: str | None = None,
+) -> tuple[str, str]:
     """The tracking and unsubscribe links of a mail: absolute, in the mail's language (the
-    pages would otherwise follow the browser's, which may not be the resident's)."""
-    suffix = f"?lang={lang}"
+    pages would otherwise follow the browser's, which may not be the resident's).
+
+    ``resident_token``: the reporter's own token, for their mails only: the link opens their
+    own report and its questionnaire (a follower's link opens the public page).
+    """
     return (
-        f"{public_url}/suivi/{tracking_id}{suffix}",
-        f"{public_url}/desabonner/{token}{suffix}",
+        public_url + tracking_path(tracking_id, resident_token, lang),
+        f"{public_url}/desabonner/{token}?lang={lang}",
     )
 
 
