@@ -81,8 +81,13 @@ def test_the_month_under_way_is_compared_with_the_same_days_of_the_previous_one(
     else:
         assert f"+43 % par rapport au premier jour de {prev_label}" in page
     assert "par rapport à " + prev_label not in page
-    # The table's previous column says it is the whole month.
-    assert "(période entière)" in page
+    # The areas' table sets each area beside the same days too, and says so: the quartier
+    # had 7 reports then (not 37, the whole previous month of the city).
+    assert ("(son premier jour)" if days == 1 else f"(les {days} mêmes jours)") in page
+    assert "(période entière)" not in page
+    row = re.search(rf'href="/quartiers/{QUARTIER}[^"]*">[^<]*</a></th>(.*?)</tr>', page, re.S)
+    assert row is not None
+    assert re.findall(r'<td class="num">(.*?)</td>', row[1])[:2] == ["10", "7"]
 
     # The quartier's page says the month is not over, and compares with the same days.
     quartier = html.unescape(client.get(f"/quartiers/{QUARTIER}").get_data(as_text=True))
