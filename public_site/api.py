@@ -78,8 +78,8 @@ class SoFarSchema(ma.Schema):
     previous_same_days = fields.Integer(
         allow_none=True,
         metadata={
-            "description": "reports of the previous period over the same span, city-wide "
-            "(only with area=city; null when hidden or for another area)"
+            "description": "reports of the previous period over the same span, in the "
+            "chosen area and category (null when hidden)"
         },
     )
 
@@ -205,5 +205,5 @@ def _so_far(cat: ind.Catalogue, period: str, area: str, service: str) -> dict[st
         "days": partial["days"],
         "as_of": partial["as_of"],
         "previous_until": partial["previous_until"],
-        "previous_same_days": partial["counts"].get(service, 0) if area == CITY else None,
+        "previous_same_days": cat.same_days_count(period, area, service),
     }

@@ -63,6 +63,19 @@ class Catalogue:
         info = self.same_days.get(period)
         return dict(info) if isinstance(info, dict) else None
 
+    def same_days_count(self, period: str, area: str, service: str) -> int | None:
+        """The previous period's count over the same days as ``period`` so far, for one area
+        and category (None when hidden); 0 when ``period`` is not under way or has no reports.
+        """
+        info = self.partial(period)
+        if info is None:
+            return 0
+        if area == CITY:
+            return info["counts"].get(service, 0)  # type: ignore[no-any-return]
+        if "areas" not in info:  # published before the areas' counts were: not known
+            return None
+        return info["areas"].get(area, {}).get(service, 0)  # type: ignore[no-any-return]
+
     def check_period(self, period: str) -> str:
         """The period if it is well formed and published, else UnknownPeriodError."""
         try:

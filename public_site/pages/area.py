@@ -66,13 +66,23 @@ def area(code: str) -> str:
         areas=[code, CITY],
     )
     names = service_names(cat)
+    # A period under way (the month, its quarter, its year) is compared with the same days of
+    # the period before it, as on the city page: that column holds the same-days count.
+    under_way = {p: cat.partial(p) for p in (month, quarter, year)}
+
+    def compared(index: int, service: str) -> int | None:
+        p = column_periods[index]
+        if index % 2 == 1 and under_way[column_periods[index - 1]] is not None:
+            return cat.same_days_count(column_periods[index - 1], code, service)
+        return ind.value(table, (p, code, service))
+
     rows = []
     for service in [*[s.code for s in cat.services], ALL]:
         year_cell = table.get((year, code, service))
         row: dict[str, Any] = {
             "code": service,
             "name": names[service],
-            "values": [ind.value(table, (p, code, service)) for p in column_periods],
+            "values": [compared(i, service) for i in range(len(column_periods))],
             "city": [ind.value(table, (p, CITY, service)) for p in (month, quarter, year)],
             "fixed_pct": year_cell.fixed_pct if year_cell is not None else None,
             "median_days": year_cell.median_days if year_cell is not None else None,
@@ -100,8 +110,9 @@ def area(code: str) -> str:
     return render_template(
         "public/area.html",
         node=node,
-        # The month under way (its days so far); the other columns are whole periods.
-        partial=cat.partial(month),
+        # The periods under way (days so far), each compared with the same days before.
+        partial=under_way[month],
+        under_way=[under_way[month], under_way[quarter], under_way[year]],
         name=area_name(node),
         parent=parent,
         parent_name=area_name(parent) if parent else None,

@@ -87,10 +87,16 @@ def index() -> str:
     legend_values = values if level == hierarchy.finest_level else coarse_values
     rows = []
     make_url = area_url_maker(period)
+    # A period under way: each area beside the same days of the previous period.
+    under_way = cat.partial(period) is not None
     for code in shown:
         node = hierarchy.nodes[code]
         v = ind.value(table, (period, code, service))
-        p = ind.value(table, (prev, code, service))
+        p = (
+            cat.same_days_count(period, code, service)
+            if under_way
+            else ind.value(table, (prev, code, service))
+        )
         cell = table.get((period, code, service))
         rows.append(
             {

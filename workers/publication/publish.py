@@ -109,6 +109,7 @@ def publish(*, session: Session, settings: PublishSettings, force: bool = False)
         now=published_at,
         tz=settings.tz,
         services=services,
+        hierarchy=hierarchy,
         hidden=snapshot.hidden,
         threshold=settings.threshold,
     )
