@@ -37,7 +37,7 @@ from sqlmodel import Session, col, select
 from backend.demo import TEXTS
 from backend.jobs import DETECT_SIGNALS
 from backend.models import Area, Event, Incident, Report, ReportStatus, ReportUpdate
-from backend.services import event_analysis, outbox
+from backend.services import assignment, event_analysis, outbox
 from backend.services.areas import OutsideCityError, area_for_position
 from workers.demo_calendar import SOURCE, import_calendar
 from workers.importers.positions import CitySettings, Locator
@@ -259,7 +259,10 @@ class DemoData:
             report.status = ReportStatus.FIXED
             report.closed_at = fixed_at
             report.updated_at = fixed_at
-        self.session.add(report)
+        # Routed as intake routes every report: its team and due date (the queues show it).
+        assignment.apply_routing(
+            session=self.session, report=report, settings=assignment.deadline_settings()
+        )
         self.session.flush()
         for status, at, note in history:
             self.session.add(
