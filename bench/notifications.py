@@ -177,7 +177,9 @@ def kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
 
 def start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
     """``lanterne outbox relay``, as the Procfile's relay process."""
-    code = "from backend.cli import main; main()"
+    # Only the relay command: not loading the plugin commands (entry points of the installed
+    # package, which may name modules of another checkout than this one).
+    code = "from backend.cli import main; main._loaded_plugin_commands = True; main()"
     return subprocess.Popen(
         [sys.executable, "-c", code, "outbox", "relay", "--interval", "0.1"], env=env, cwd=ROOT
     )
