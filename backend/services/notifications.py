@@ -416,7 +416,11 @@ def _mark(
         )
         .values(**values)
     )
-    if status in (NotificationStatus.SENT, NotificationStatus.COMMITTING):
+    # Not "committing": waiting for the disk there widens the one window left (a worker
+    # killed while PostgreSQL flushes: the row says "committing", the final "." never went,
+    # the e-mail is missing); a database crash losing it only makes the delivery "sending"
+    # again (sent again: at worst a copy, for a database crash, never for a worker's).
+    if status == NotificationStatus.SENT:
         _durable(session)
     if commit:
         session.commit()
@@ -440,9 +444,10 @@ def mark_sent(
 
 
 def mark_committing(*, session: Session, update_id: int, recipient: str, channel: str) -> None:
-    """Record, durably, that the whole message is with the server and only its final "."
-    is left to send (commits, waiting for the disk): from here a crash means "uncertain",
-    never a second copy; before here, the server discards the unfinished message."""
+    """Record that the whole message is with the server and only its final "." is left to
+    send (commits, not waiting for the disk: the window is that commit's time). From here a
+    crash means "uncertain", never a second copy; before here, the server discards the
+    unfinished message."""
     _mark(
         session,
         update_id=update_id,
