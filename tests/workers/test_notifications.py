@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -423,20 +422,28 @@ def test_no_answer_after_the_final_dot_is_uncertain_not_retried(
     add_reporter(session, cipher, report, "habitante@example.org", consent=True)
     update_id = change(session, report, "in_progress")
     real_send = smtplib.SMTP.send
+    dot_sent = False
 
-    def send_then_lose_the_line(smtp: smtplib.SMTP, data: str | bytes) -> None:
+    def send_and_note_the_dot(smtp: smtplib.SMTP, data: str | bytes) -> None:
+        nonlocal dot_sent
         real_send(smtp, data)
-        if data == b".\r\n":
-            assert smtp.sock is not None
-            smtp.sock.shutdown(socket.SHUT_RD)  # the answer will never be read
+        dot_sent = dot_sent or data == b".\r\n"
+
+    real_getreply = smtplib.SMTP.getreply
+
+    def line_lost_after_the_dot(smtp: smtplib.SMTP) -> tuple[int, bytes]:
+        if dot_sent:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return real_getreply(smtp)
 
     with monkeypatch.context() as patch:
-        patch.setattr(smtplib.SMTP, "send", send_then_lose_the_line)
+        patch.setattr(smtplib.SMTP, "send", send_and_note_the_dot)
+        patch.setattr(smtplib.SMTP, "getreply", line_lost_after_the_dot)
         result = jobs.notify_update(update_id)
     assert (result["sent"], result["uncertain"]) == (0, 1)
     [row] = rows(session)
     assert row.status == "uncertain" and "no answer" in (row.last_error or "")
-    wait_for_messages(mailing, 1)
     age(session, row)
-    jobs.notify_update(update_id)
-    assert len(mailing.messages) == 1
+    again = jobs.notify_update(update_id)
+    assert (again["sent"], again["skipped"]) == (0, 1)  # not sent again
+    assert len(mailing.messages) <= 1
