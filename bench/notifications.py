@@ -177,7 +177,9 @@ def kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
 
 def start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
     """``lanterne outbox relay``, as the Procfile's relay process."""
-    code = "from backend.cli import main; main()"
+    # Only the relay command: not loading the plugin commands (entry points of the installed
+    # package, which may name modules of another checkout than this one).
+    code = "from backend.cli import main; main._loaded_plugin_commands = True; main()"
     return subprocess.Popen(
         [sys.executable, "-c", code, "outbox", "relay", "--interval", "0.1"], env=env, cwd=ROOT
     )
@@ -275,7 +277,7 @@ def wait_for(inbox: Inbox, wanted: set[str], timeout: float) -> dict[str, list[f
 
 
 def settle(app: Any, timeout: float) -> None:
-    """Until no delivery is "sending" or "retry" any more, or ``timeout`` seconds."""
+    """Until no delivery is "sending", "committing" or "retry" any more, or ``timeout`` s."""
     from backend.extensions import db
     from backend.models import Notification
 
@@ -284,7 +286,7 @@ def settle(app: Any, timeout: float) -> None:
         with app.app_context(), db.new_session() as session:
             open_rows = session.execute(
                 sa.select(sa.func.count()).where(
-                    Notification.status.in_(["sending", "retry"])  # type: ignore[attr-defined]
+                    Notification.status.in_(["sending", "committing", "retry"])  # type: ignore[attr-defined]
                 )
             ).scalar()
         if not open_rows:
@@ -415,9 +417,9 @@ def main() -> None:
             killer.join()
             wanted = expected_ids(app, list(committed))
             wait_for(inbox, set(wanted), args.wait)
-            # Every message may have arrived while a delivery is still "sending" (the worker
-            # died after the server took it): its takeover comes later and sends the copy.
-            # Count once the book has settled.
+            # Every message may have arrived while a delivery is still "sending" or
+            # "committing" (the worker died during it): its takeover comes later (and would
+            # send a copy if "committing" were not marked "uncertain"). Count once settled.
             settle(app, args.wait)
             time.sleep(1)
             arrivals = inbox.arrivals()
@@ -440,8 +442,11 @@ def main() -> None:
                 resent = session.execute(
                     sa.select(sa.func.count()).where(Notification.attempts > 1)  # type: ignore[arg-type]
                 ).scalar()
-            results["kill"]["book"] = {status: n for status, n in rows}
+            book = {status: n for status, n in rows}
+            results["kill"]["book"] = book
             results["kill"]["taken_over"] = resent
+            # Died after the final "." (decision 0010): never sent again; received or not?
+            results["kill"]["uncertain"] = book.get("uncertain", 0)
     finally:
         stop.set()
         relay.send_signal(signal.SIGTERM)

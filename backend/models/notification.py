@@ -28,9 +28,16 @@ class NotificationStatus(StrEnum):
     """Where one delivery stands."""
 
     SENDING = "sending"  # written before the attempt; left so if the worker died during it
+    # The whole message is with the SMTP server but its final "." is not: written (committed)
+    # just before that dot. Left so if the worker died after it: the server may have the
+    # message, so it is never sent again (it becomes UNCERTAIN).
+    COMMITTING = "committing"
     RETRY = "retry"  # the other side refused for a passing reason: to be tried again
     SENT = "sent"  # the SMTP server or the webhook receiver accepted it
     FAILED = "failed"  # refused for good, or too many attempts: never tried again
+    # A worker died (or the answer was lost) after the final "." went: the server may or may
+    # not have accepted it; never sent again (at most once past the dot), a warning logged.
+    UNCERTAIN = "uncertain"
 
 
 class Notification(SQLModel, table=True):

@@ -14,6 +14,7 @@ whose unique key (update, recipient, channel) is written *before* anything leave
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,6 +38,8 @@ from backend.models import (
 )
 from backend.services import outbox
 from backend.services.contacts import ContactCipher
+
+log = logging.getLogger(__name__)
 
 LANGUAGES = ("fr", "en")
 _UNSUBSCRIBE_SALT = "lanterne-unsubscribe"
@@ -270,6 +273,7 @@ class ClaimOutcome(StrEnum):
     SEND = "send"  # go: the row says "sending" and this attempt is counted
     DONE = "done"  # sent or given up already: nothing to do, ever
     BUSY = "busy"  # another attempt is under way (or died a moment ago): try again later
+    UNCERTAIN = "uncertain"  # an attempt died after the final "." : marked so, never again
 
 
 @dataclass(frozen=True)
@@ -312,7 +316,9 @@ def claim(
     between writing it and hearing the answer (or one still running): once it is older than
     ``stale_after`` (longer than any send may take) it is taken up, and the message may
     reach the recipient twice, with the same Message-ID (docs/notifications.md); younger,
-    the caller tries later.
+    the caller tries later. A row still "committing" (an e-mail whose final "." was about
+    to go, or went, when the attempt died) is, once as old, marked "uncertain" and never
+    sent again: the server may have it (docs/notifications.md, decision 0010).
     """
     now = utcnow()
     table = Notification.__table__  # type: ignore[attr-defined]
@@ -345,12 +351,31 @@ def claim(
         )
         .with_for_update()
     ).one()
-    if found.status in (NotificationStatus.SENT, NotificationStatus.FAILED):
+    if found.status in (
+        NotificationStatus.SENT,
+        NotificationStatus.FAILED,
+        NotificationStatus.UNCERTAIN,
+    ):
         session.commit()
         return Claim(ClaimOutcome.DONE, found.message_id, found.attempts, resend=False)
-    if found.status == NotificationStatus.SENDING and found.updated_at > now - stale_after:
+    in_flight = (NotificationStatus.SENDING, NotificationStatus.COMMITTING)
+    if found.status in in_flight and found.updated_at > now - stale_after:
         session.commit()
         return Claim(ClaimOutcome.BUSY, found.message_id, found.attempts, resend=False)
+    if found.status == NotificationStatus.COMMITTING:
+        # The attempt died after the whole message and its final "." may have gone: the
+        # server may have accepted it. Never again (at most once past the dot): uncertain.
+        found.status = NotificationStatus.UNCERTAIN
+        found.last_error = "the worker died while the server was taking the message"
+        found.updated_at = now
+        session.add(found)
+        session.commit()
+        log.warning(
+            "delivery %s: the attempt died after the end of the message; not sent again "
+            "(it may be missing)",
+            found.message_id,
+        )
+        return Claim(ClaimOutcome.UNCERTAIN, found.message_id, found.attempts, resend=False)
     resend = found.status == NotificationStatus.SENDING
     if found.attempts >= max_attempts:
         found.status = NotificationStatus.FAILED
@@ -391,6 +416,10 @@ def _mark(
         )
         .values(**values)
     )
+    # Not "committing": waiting for the disk there widens the one window left (a worker
+    # killed while PostgreSQL flushes: the row says "committing", the final "." never went,
+    # the e-mail is missing); a database crash losing it only makes the delivery "sending"
+    # again (sent again: at worst a copy, for a database crash, never for a worker's).
     if status == NotificationStatus.SENT:
         _durable(session)
     if commit:
@@ -411,6 +440,35 @@ def mark_sent(
         status=NotificationStatus.SENT,
         error=None,
         commit=commit,
+    )
+
+
+def mark_committing(*, session: Session, update_id: int, recipient: str, channel: str) -> None:
+    """Record that the whole message is with the server and only its final "." is left to
+    send (commits, not waiting for the disk: the window is that commit's time). From here a
+    crash means "uncertain", never a second copy; before here, the server discards the
+    unfinished message."""
+    _mark(
+        session,
+        update_id=update_id,
+        recipient=recipient,
+        channel=channel,
+        status=NotificationStatus.COMMITTING,
+        error=None,
+    )
+
+
+def mark_uncertain(
+    *, session: Session, update_id: int, recipient: str, channel: str, error: str
+) -> None:
+    """Record that the final "." went but no answer came: never sent again (commits)."""
+    _mark(
+        session,
+        update_id=update_id,
+        recipient=recipient,
+        channel=channel,
+        status=NotificationStatus.UNCERTAIN,
+        error=error[:500],
     )
 
 

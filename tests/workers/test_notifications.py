@@ -5,6 +5,8 @@ server is down; the questionnaire invitation; development's .eml folder."""
 from __future__ import annotations
 
 import logging
+import smtplib
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -312,3 +314,136 @@ def test_the_smtp_url_forms_are_understood() -> None:
     assert parse_smtp_url("smtp+starttls://mail.example.org").security == "starttls"
     with pytest.raises(ValueError, match="LANTERNE_SMTP_URL"):
         parse_smtp_url("http://mail.example.org")
+
+
+class WorkerKilledError(BaseException):
+    """Stands for kill -9 at one point of the SMTP conversation: nothing after it runs (not
+    an Exception, so no ``except Exception`` of the code under test catches it), and the
+    connection is closed as the kernel closes a dead process's sockets."""
+
+
+def wait_for_messages(server: SmtpServer, count: int) -> None:
+    """aiosmtpd answers in its own thread: wait (bounded) until it has handled ``count``."""
+    deadline = time.monotonic() + 10
+    while len(server.messages) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def age(session: Session, row: Notification) -> None:
+    """As the row looks once older than any send may take (the takeover's condition)."""
+    row.updated_at = utcnow() - timedelta(minutes=5)
+    session.add(row)
+    session.commit()
+
+
+def test_killed_before_the_final_dot_the_server_keeps_nothing_and_the_retry_sends_once(
+    session: Session,
+    cipher: ContactCipher,  # noqa: F811
+    mailing: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = make_report(session)
+    add_reporter(session, cipher, report, "habitante@example.org", consent=True)
+    update_id = change(session, report, "in_progress")
+
+    def die(**_: object) -> None:
+        raise WorkerKilledError  # the whole message is on the wire, not its final "."
+
+    with monkeypatch.context() as patch, pytest.raises(WorkerKilledError):
+        patch.setattr(notifications, "mark_committing", die)
+        jobs.notify_update(update_id)
+    [row] = rows(session)
+    assert row.status == "sending"
+    # The connection closed mid-DATA: the server discarded the unfinished message. A QUIT
+    # on a fresh connection proves the server went through the dead one first.
+    smtplib.SMTP("127.0.0.1", mailing.port, timeout=5).quit()
+    assert mailing.messages == []
+    age(session, row)
+    result = jobs.notify_update(update_id)
+    assert (result["sent"], result["uncertain"]) == (1, 0)
+    assert [m.rcpt_tos for m in mailing.messages] == [["habitante@example.org"]]
+    [row] = rows(session)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+def test_killed_after_the_final_dot_the_mail_is_never_sent_again_and_marked_uncertain(
+    session: Session,
+    cipher: ContactCipher,  # noqa: F811
+    mailing: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    report = make_report(session)
+    add_reporter(session, cipher, report, "habitante@example.org", consent=True)
+    add_follower(session, cipher, report, "voisin@example.org")
+    update_id = change(session, report, "in_progress")
+    real_send = smtplib.SMTP.send
+
+    def send_then_die(smtp: smtplib.SMTP, data: str | bytes) -> None:
+        real_send(smtp, data)
+        if data == b".\r\n":
+            raise WorkerKilledError  # the dot went; the server's 250 is never read
+
+    with monkeypatch.context() as patch, pytest.raises(WorkerKilledError):
+        patch.setattr(smtplib.SMTP, "send", send_then_die)
+        jobs.notify_update(update_id)
+    wait_for_messages(mailing, 1)
+    assert len(mailing.messages) == 1  # the server took it, its answer never arrived
+    first = mailing.messages[0]
+    [row] = rows(session)  # the second recipient was never reached
+    assert row.status == "committing"
+    # Young, it may be an attempt still waiting for its answer: nobody touches it.
+    with pytest.raises(Exception, match="under way"):
+        jobs.notify_update(update_id)
+    age(session, row)
+    with caplog.at_level(logging.WARNING):
+        result = jobs.notify_update(update_id)
+    assert (result["sent"], result["uncertain"], result["resent"]) == (1, 1, 0)
+    assert "may be missing" in caplog.text
+    # No copy for the first recipient; the second one got theirs.
+    received = sorted(m.rcpt_tos[0] for m in mailing.messages)
+    assert received == ["habitante@example.org", "voisin@example.org"]
+    assert mailing.messages[0] is first
+    statuses = {r.recipient: r.status for r in rows(session)}
+    assert sorted(statuses.values()) == ["sent", "uncertain"]
+    # And it stays so: a later run sends nothing.
+    later = jobs.notify_update(update_id)
+    assert (later["sent"], later["skipped"]) == (0, 2)
+    assert len(mailing.messages) == 2
+
+
+def test_no_answer_after_the_final_dot_is_uncertain_not_retried(
+    session: Session,
+    cipher: ContactCipher,  # noqa: F811
+    mailing: SmtpServer,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = make_report(session)
+    add_reporter(session, cipher, report, "habitante@example.org", consent=True)
+    update_id = change(session, report, "in_progress")
+    real_send = smtplib.SMTP.send
+    dot_sent = False
+
+    def send_and_note_the_dot(smtp: smtplib.SMTP, data: str | bytes) -> None:
+        nonlocal dot_sent
+        real_send(smtp, data)
+        dot_sent = dot_sent or data == b".\r\n"
+
+    real_getreply = smtplib.SMTP.getreply
+
+    def line_lost_after_the_dot(smtp: smtplib.SMTP) -> tuple[int, bytes]:
+        if dot_sent:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return real_getreply(smtp)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(smtplib.SMTP, "send", send_and_note_the_dot)
+        patch.setattr(smtplib.SMTP, "getreply", line_lost_after_the_dot)
+        result = jobs.notify_update(update_id)
+    assert (result["sent"], result["uncertain"]) == (0, 1)
+    [row] = rows(session)
+    assert row.status == "uncertain" and "no answer" in (row.last_error or "")
+    age(session, row)
+    again = jobs.notify_update(update_id)
+    assert (again["sent"], again["skipped"]) == (0, 1)  # not sent again
+    assert len(mailing.messages) <= 1

@@ -2,10 +2,11 @@
 
 The jobs (``workers.jobs.notify_update``, ``deliver_webhook``, ``invite_questionnaires``) call
 these functions; they may run again at any time (RQ retries, the outbox catch-up, a worker
-killed mid-job), and a delivery already accepted is skipped. The one window where a message
-may go twice is from the end of the message (the server may accept it even if its answer
-never arrives) to the commit of "sent" (a worker killed there): the server's time to answer
-plus one short commit, and the copy carries the same Message-ID / X-Lanterne-Delivery
+killed mid-job), and a delivery already accepted is skipped. An e-mail is also booked
+"committing" just before its final "." (SMTP's end of message): an attempt that died before
+that is sent again (the server discarded the unfinished message), one that died after it is
+marked "uncertain" and never sent again (decision 0010: at most once past the dot). A webhook
+still has its window: a receiver may get a POST twice, with the same X-Lanterne-Delivery
 (docs/notifications.md).
 """
 
@@ -69,6 +70,7 @@ class Tally:
     skipped: int = 0
     failed: int = 0
     resent: int = 0
+    uncertain: int = 0  # the end of the message went, the answer did not: maybe missing
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
@@ -78,6 +80,7 @@ class Tally:
             "skipped": self.skipped,
             "failed": self.failed,
             "resent": self.resent,
+            "uncertain": self.uncertain,
         }
 
 
@@ -122,14 +125,35 @@ def _send_one(
         return
     if claim.outcome == book.ClaimOutcome.BUSY:
         raise TryLaterError(f"update {update_id}: a delivery is under way in another attempt")
+    if claim.outcome == book.ClaimOutcome.UNCERTAIN:
+        tally.uncertain += 1
+        return
     message = mail.build_message(
         letter=letter_for,
         to=recipient.email,
         sender=settings.mail_from,
         message_id=claim.message_id,
     )
+
+    def before_end() -> None:
+        # From here the server may accept the message: never send it again (decision 0010).
+        book.mark_committing(
+            session=session, update_id=update_id, recipient=recipient.key, channel=channel
+        )
+
     try:
-        transport.send(message)
+        transport.send(message, before_end)
+    except mail.UncertainDeliveryError as exc:
+        book.mark_uncertain(
+            session=session,
+            update_id=update_id,
+            recipient=recipient.key,
+            channel=channel,
+            error=str(exc),
+        )
+        tally.uncertain += 1
+        log.warning("update %s: %s (%s); not sent again", update_id, exc, claim.message_id)
+        return
     except mail.PermanentRefusalError as exc:
         book.mark_failed(
             session=session,

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
+import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import unquote, urlsplit
@@ -197,11 +200,26 @@ class TransientFailureError(Exception):
     """The message did not go for a passing reason (server down, 4xx): try again later."""
 
 
+class UncertainDeliveryError(Exception):
+    """The end of the message went but the server's answer did not come (connection lost,
+    timeout): it may have accepted it. Never sent again (decision 0010)."""
+
+
+# Called once the whole message but its final "." is with the server (the caller records
+# "committing"); if it raises, the connection is dropped and the server discards the message.
+BeforeEnd = Callable[[], None]
+
+
+def _no_op() -> None:
+    return None
+
+
 class Transport:
     """Carries messages: one connection (or folder) for a job's messages."""
 
-    def send(self, message: EmailMessage) -> None:
-        """Hand one message over; PermanentRefusalError or TransientFailureError if not."""
+    def send(self, message: EmailMessage, before_end: BeforeEnd = _no_op) -> None:
+        """Hand one message over, calling ``before_end`` just before its last bytes;
+        PermanentRefusalError, TransientFailureError or UncertainDeliveryError if not."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -271,14 +289,19 @@ class SmtpTransport(Transport):
                 smtp.starttls(context=ssl.create_default_context())
         if t.username:
             smtp.login(t.username, t.password or "")
+        if smtp.sock is not None:
+            # The final "." goes as a write of its own after the message (``_transaction``):
+            # without this, Nagle's algorithm holds it until the server's delayed ACK (~40 ms).
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
-        """Send over the job's connection; the server's answer decides the exception."""
+    def send(self, message: EmailMessage, before_end: BeforeEnd = _no_op) -> None:
+        """Send over the job's connection, in steps (``_transaction``); the server's answer
+        decides the exception."""
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
-            self._smtp.send_message(message)
+            self._transaction(self._smtp, message, before_end)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             self._drop()
@@ -290,9 +313,69 @@ class SmtpTransport(Transport):
             if exc.smtp_code >= 500:
                 raise PermanentRefusalError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             raise TransientFailureError(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        except UncertainDeliveryError:
+            self._drop()
+            raise
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise TransientFailureError(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            # ``before_end`` failed (the database?): the final "." never goes, and closing
+            # the connection makes the server discard the unfinished message.
+            self._drop()
+            raise
+
+    @staticmethod
+    def _transaction(smtp: smtplib.SMTP, message: EmailMessage, before_end: BeforeEnd) -> None:
+        """MAIL, RCPT, DATA and the message without its final ".", ``before_end()``, then
+        the "." and the answer: smtplib's ``send_message`` in steps, so that the caller can
+        record the moment after which the server may have the message."""
+        sender = parseaddr(str(message["From"]))[1]
+        to = [addr for _, addr in getaddresses([str(v) for v in message.get_all("To", [])])]
+        body = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        international = any(not a.isascii() for a in [sender, *to])
+        smtp.ehlo_or_helo_if_needed()
+        options: list[str] = []
+        if smtp.does_esmtp:
+            if smtp.has_extn("size"):
+                options.append(f"size={len(body)}")
+            if smtp.has_extn("8bitmime"):
+                options.append("BODY=8BITMIME")
+            if international:
+                if not smtp.has_extn("smtputf8"):
+                    raise smtplib.SMTPNotSupportedError(
+                        "an international address, and the server has no SMTPUTF8"
+                    )
+                options.append("SMTPUTF8")
+        code, reply = smtp.mail(sender, options)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        refused: dict[str, tuple[int, bytes]] = {}
+        for addr in to:
+            code, reply = smtp.rcpt(addr)
+            if code not in (250, 251):
+                refused[addr] = (code, reply)
+        if len(refused) == len(to):
+            raise smtplib.SMTPRecipientsRefused(refused)  # type: ignore[arg-type]
+        smtp.putcmd("data")
+        code, reply = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        # Dot-stuffing (RFC 5321 4.5.2), ending on a line end; not the final "." yet.
+        data = re.sub(rb"(?m)^\.", b"..", body)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        smtp.send(data)
+        before_end()
+        try:
+            smtp.send(b".\r\n")
+            code, reply = smtp.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise UncertainDeliveryError(
+                f"no answer after the end of the message: {type(exc).__name__}: {exc}"
+            ) from exc
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
 
     def _drop(self) -> None:
         if self._smtp is not None:
@@ -321,13 +404,14 @@ class FileTransport(Transport):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, before_end: BeforeEnd = _no_op) -> None:
         """Write the message, atomically, and say so on the worker's log."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = str(message["Message-ID"]).strip("<>").replace("/", "_").split("@")[0]
         path = self.folder / f"{name}.eml"
         tmp = path.with_suffix(".eml.tmp")
         tmp.write_bytes(message.as_bytes())
+        before_end()
         os.replace(tmp, path)
         log.info("mail (no LANTERNE_SMTP_URL): %r written to %s", message["Subject"], path)
 
