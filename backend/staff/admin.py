@@ -12,9 +12,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, ParamSpec
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Response, redirect, request, url_for
 from sqlmodel import col, func, select
-from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.auth import current_staff
@@ -25,9 +24,8 @@ from backend.services import apikeys, assignment, catalogue
 from backend.services import staff as staff_service
 from backend.staff.admin_text import ERRORS, TEXT
 from backend.staff.pages import (
-    error_page,
-    harden_page,
     render_staff,
+    staff_blueprint,
     staff_language,
     staff_page_required,
     translated,
@@ -35,19 +33,9 @@ from backend.staff.pages import (
 
 P = ParamSpec("P")
 
-bp = Blueprint("staff_admin", __name__, url_prefix="/staff/admin", template_folder="templates")
+bp = staff_blueprint("staff_admin", __name__, url_prefix="/staff/admin")
 
 AUDIT_PAGE_SIZE = 50
-
-
-@bp.after_request
-def _harden(response: Response) -> Response:
-    return harden_page(response)
-
-
-@bp.errorhandler(HTTPException)
-def _error(error: HTTPException) -> tuple[str, int]:
-    return error_page(error)
 
 
 def admin_page(func: Callable[P, Any]) -> Callable[P, Response]:

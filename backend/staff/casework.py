@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, redirect, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.auth import current_staff
@@ -21,9 +20,8 @@ from backend.services.catalogue import list_services
 from backend.staff.pages import (
     N_,
     Message,
-    error_page,
-    harden_page,
     render_staff,
+    staff_blueprint,
     staff_language,
     staff_page_required,
     translated,
@@ -37,7 +35,7 @@ from backend.staff.triage import (
     _not_found,
 )
 
-bp = Blueprint("staff_casework", __name__, url_prefix="/staff", template_folder="templates")
+bp = staff_blueprint("staff_casework", __name__, url_prefix="/staff")
 
 ADMIN_ROLES = ("admin",)
 
@@ -71,16 +69,6 @@ MERGE_ERRORS: dict[str, Message] = {
     "note_long": N_("An internal note is limited to 4,000 characters."),
     "no_template": N_("No template has this number."),
 }
-
-
-@bp.after_request
-def _harden(response: Response) -> Response:
-    return harden_page(response)
-
-
-@bp.errorhandler(HTTPException)
-def _error(error: HTTPException) -> tuple[str, int]:
-    return error_page(error)
 
 
 def _to_report(report_id: int, saved: str | None = None, anchor: str = "") -> BaseResponse:

@@ -7,8 +7,7 @@ import csv
 import io
 from typing import Any
 
-from flask import Blueprint, Response, request
-from werkzeug.exceptions import HTTPException
+from flask import Response, request
 
 from backend.auth import current_staff
 from backend.extensions import db
@@ -18,16 +17,15 @@ from backend.services.catalogue import list_services
 from backend.staff.pages import (
     N_,
     Message,
-    error_page,
-    harden_page,
     render_staff,
+    staff_blueprint,
     staff_language,
     staff_page_required,
     translated,
 )
 from backend.staff.triage import _when
 
-bp = Blueprint("staff_dashboard", __name__, url_prefix="/staff", template_folder="templates")
+bp = staff_blueprint("staff_dashboard", __name__, url_prefix="/staff")
 
 DASHBOARD_ROLES = ("supervisor", "analyst", "admin")
 
@@ -67,16 +65,6 @@ TEXT: dict[str, Message] = {
     "none": N_("No figure for these services yet."),
     "computed": N_("Figures computed at {time}; they are refreshed every 5 minutes."),
 }
-
-
-@bp.after_request
-def _harden(response: Response) -> Response:
-    return harden_page(response)
-
-
-@bp.errorhandler(HTTPException)
-def _error(error: HTTPException) -> tuple[str, int]:
-    return error_page(error)
 
 
 def _args() -> tuple[int, str | None]:

@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any, ParamSpec
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import Domain, force_locale
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -279,6 +288,17 @@ def harden_page(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def staff_blueprint(name: str, import_name: str, url_prefix: str, **options: Any) -> Blueprint:
+    """A blueprint of staff pages: every answer hardened (:func:`harden_page`), and errors
+    answered with the staff error page (:func:`error_page`)."""
+    blueprint = Blueprint(
+        name, import_name, url_prefix=url_prefix, template_folder="templates", **options
+    )
+    blueprint.after_request(harden_page)
+    blueprint.register_error_handler(HTTPException, error_page)
+    return blueprint
 
 
 def staff_page_required(*roles: str) -> Callable[[Callable[P, Any]], Callable[P, Response]]:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
-from werkzeug.exceptions import HTTPException
-
 from backend.auth import current_staff
 from backend.extensions import db
 from backend.models import Report
@@ -22,15 +19,14 @@ from backend.services.catalogue import list_services
 from backend.staff.pages import (
     N_,
     Message,
-    error_page,
-    harden_page,
     render_staff,
+    staff_blueprint,
     staff_language,
     staff_page_required,
     translated,
 )
 
-bp = Blueprint("staff_questionnaires", __name__, url_prefix="/staff", template_folder="templates")
+bp = staff_blueprint("staff_questionnaires", __name__, url_prefix="/staff")
 
 ROLES = ("agent", "supervisor", "analyst", "admin")
 
@@ -49,16 +45,6 @@ TEXT: dict[str, Message] = {
     "unrouted": N_("not yet routed"),
     "total": N_("All your services"),
 }
-
-
-@bp.after_request
-def _harden(response: Response) -> Response:
-    return harden_page(response)
-
-
-@bp.errorhandler(HTTPException)
-def _error(error: HTTPException) -> tuple[str, int]:
-    return error_page(error)
 
 
 def _percent(value: float | None, lang: str) -> str:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
-from werkzeug.exceptions import HTTPException
+from flask import Response, jsonify, request, url_for
 
 from backend.auth import current_staff
 from backend.extensions import db
@@ -23,9 +22,8 @@ from backend.services.workflow import STATUSES
 from backend.staff.pages import (
     N_,
     Message,
-    error_page,
-    harden_page,
     render_staff,
+    staff_blueprint,
     staff_language,
     staff_page_required,
     translated,
@@ -33,11 +31,10 @@ from backend.staff.pages import (
 from backend.staff.triage import STATUS_NAMES, TRIAGE_ROLES
 from backend.staff.triage import TEXT as TRIAGE_TEXT
 
-bp = Blueprint(
+bp = staff_blueprint(
     "staff_map",
     __name__,
     url_prefix="/staff/map",
-    template_folder="templates",
     static_folder="static",
     static_url_path="/static",
 )
@@ -67,16 +64,6 @@ TEXT: dict[str, Message] = {
     "legend": N_("Colours: the report's status"),
     "as_list": N_("The same reports as a list"),
 }
-
-
-@bp.after_request
-def _harden(response: Response) -> Response:
-    return harden_page(response)
-
-
-@bp.errorhandler(HTTPException)
-def _error(error: HTTPException) -> tuple[str, int]:
-    return error_page(error)
 
 
 def filters_from(args: Any) -> triage.TriageFilters:
