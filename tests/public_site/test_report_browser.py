@@ -21,6 +21,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 from werkzeug.serving import make_server
 
@@ -189,7 +190,8 @@ def test_report_with_position_suggestions_duplicate_and_offline_draft(
         "#photo", files=[{"name": "trou.jpg", "mimeType": "image/jpeg", "buffer": a_photo()}]
     )
     page.click("#locate")
-    page.wait_for_function("document.getElementById('lat').value !== ''")
+    # The page's CSP forbids eval (wait_for_function): Playwright's own assertion polls.
+    expect(page.locator("#lat")).not_to_have_value("", timeout=15_000)
     context.set_offline(True)
     page.click("#send")
     status = page.locator("#draft-status")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from backend.models import Report
@@ -49,7 +50,7 @@ def test_the_mail_of_a_fixed_report_leads_the_resident_to_reopen_it(
     artifacts: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from playwright.sync_api import Browser, expect
+    from playwright.sync_api import Browser
 
     assert isinstance(chromium, Browser)
     # The mails' links lead to this server, as they lead to the city's site in production.
@@ -69,7 +70,8 @@ def test_the_mail_of_a_fixed_report_leads_the_resident_to_reopen_it(
     resident.fill("#description", "Le lampadaire du quai est éteint depuis deux soirs")
     resident.select_option("#service_code", "streetlight")
     resident.click("#locate")
-    resident.wait_for_function("document.getElementById('lat').value !== ''")
+    # The page's CSP forbids eval (wait_for_function): Playwright's own assertion polls.
+    expect(resident.locator("#lat")).not_to_have_value("", timeout=15_000)
     resident.fill("#contact_email", RESIDENT)
     resident.check("#contact_consent_notifications")
     resident.screenshot(path=str(artifacts / "mail-loop-1-form.png"), full_page=True)
