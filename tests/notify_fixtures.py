@@ -21,8 +21,10 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlmodel import Session
 
-from backend.models import Report, Subscription
+from backend.models import Report, ReportStatus, Subscription
+from backend.services import public_notes
 from backend.services.contacts import ContactCipher, ContactDetails, load_keys, make_contact
+from backend.services.reports import set_status
 
 
 def free_port() -> int:
@@ -208,3 +210,14 @@ def receiver() -> Iterator[Receiver]:
     httpd.shutdown()
     httpd.server_close()
     thread.join(timeout=5)
+
+
+def change(session: Session, report: Report, status: str, note: str | None = None) -> int:
+    """A status change as staff and back offices make it (history, note scrubbing, commit)."""
+    update = set_status(
+        session=session, report=report, status=ReportStatus(status), public_note=note
+    )
+    public_notes.queue_scrubbing(session=session, update=update)
+    session.commit()
+    assert update.id is not None
+    return update.id

@@ -15,14 +15,14 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, select
 from werkzeug.serving import make_server
 
-from backend.models import Contact, ReportStatus, Subscription
+from backend.models import Contact, Report, Subscription
 from backend.services.contacts import ContactCipher
-from backend.services.reports import set_status
 from tests.conftest import PHONE, needs_chromium
 from tests.notify_fixtures import (  # noqa: F401 (fixtures)
     SmtpServer,
     add_follower,
     add_reporter,
+    change,
     cipher,
     mailing,
     smtp_server,
@@ -38,11 +38,8 @@ def unsubscribe_path(server: SmtpServer) -> str:
     return str(url)
 
 
-def notify(session: Session, report: object, status: str) -> dict[str, int]:
-    update = set_status(session=session, report=report, status=ReportStatus(status))  # type: ignore[arg-type]
-    session.commit()
-    assert update.id is not None
-    return jobs.notify_update(update.id)
+def notify(session: Session, report: Report, status: str) -> dict[str, int]:
+    return jobs.notify_update(change(session, report, status))
 
 
 def test_the_reporter_unsubscribes_from_the_link_and_hears_no_more(

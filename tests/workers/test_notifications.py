@@ -24,17 +24,16 @@ from backend.models import (
     Feedback,
     Notification,
     OutboxMessage,
-    Report,
     ReportStatus,
     ReportUpdate,
 )
-from backend.services import notifications, public_notes
+from backend.services import notifications
 from backend.services.contacts import ContactCipher
-from backend.services.reports import set_status
 from tests.notify_fixtures import (  # noqa: F401 (fixtures)
     SmtpServer,
     add_follower,
     add_reporter,
+    change,
     cipher,
     mailing,
     smtp_server,
@@ -43,17 +42,6 @@ from tests.staff.triage_data import make_report, token_for
 from workers import jobs
 
 BASE = "https://lanterne.example"  # the tests' PUBLIC_BASE_URL
-
-
-def change(session: Session, report: Report, status: str, note: str | None = None) -> int:
-    """A status change as staff and back offices make it (history, note scrubbing, commit)."""
-    update = set_status(
-        session=session, report=report, status=ReportStatus(status), public_note=note
-    )
-    public_notes.queue_scrubbing(session=session, update=update)
-    session.commit()
-    assert update.id is not None
-    return update.id
 
 
 def rows(session: Session) -> list[Notification]:
